@@ -1,0 +1,151 @@
+"""The device abstraction: how one conductance responds to one programming pulse.
+
+A pulse moves a weight by ``Δw_min · q₊(w)`` (up) or ``−Δw_min · q₋(w)`` (down). In compact form
+(Eq. (6)–(7) of Wu et al., NeurIPS 2024; Eq. (2) of Li et al., 2025) an update ΔW becomes
+
+.. math:: W \\leftarrow W + \\Delta W \\odot F(W) - |\\Delta W| \\odot G(W),
+          \\quad F = (q_- + q_+)/2, \\; G = (q_- - q_+)/2 .
+
+The symmetric point w⋄ solves G(w⋄) = 0. Responses are written in terms of the absolute bounds
+``tau_min < tau_max`` passed in as arguments, so that a device-to-device spread of the bounds
+(see :mod:`analogsgd.devices.variation`) reuses the very same formula.
+
+To add a device family: one file with a frozen dataclass subclassing :class:`AbstractDevice`
+that implements :meth:`response_up` and :meth:`response_down`, plus an entry in
+``analogsgd.devices.ALL_DEVICES``.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from ..config import POSITIVE, Config, Interval, param
+from ..errors import ConfigError
+
+Bound = float | Tensor
+
+
+@dataclass(frozen=True)
+class AbstractDevice(Config, ABC):
+    """One conductance's response per pulse (abstract).
+
+    Subclasses add their shape parameters and implement :meth:`response_up` and
+    :meth:`response_down`, the normalised step sizes q₊(w) and q₋(w) (both ≥ 0, equal to 1 at
+    the nominal symmetric point for normalised families).
+    """
+
+    dw_min: float = param(1e-3, "Δw_min: weight change of one pulse at the symmetric point", POSITIVE)
+    tau_min: float = param(-1.0, "τ_min: lower weight bound (absolute)", Interval(allow_inf=True))
+    tau_max: float = param(1.0, "τ_max: upper weight bound (absolute)", Interval(allow_inf=True))
+
+    #: True when the bounds are hard walls (weights are clipped to them after each update)
+    hard_bounds: ClassVar[bool] = True
+
+    def check_invariants(self) -> None:
+        owner = type(self).__name__
+        if not self.tau_min < self.tau_max:
+            raise ConfigError(f"{owner}.tau_min", self.tau_min, f"< tau_max = {self.tau_max}")
+
+    # -- the two responses ------------------------------------------------------------------
+    @abstractmethod
+    def response_up(self, w: Tensor, tau_min: Bound, tau_max: Bound) -> Tensor:
+        """q₊(w): relative size of an up pulse at weight ``w`` (≥ 0)."""
+
+    @abstractmethod
+    def response_down(self, w: Tensor, tau_min: Bound, tau_max: Bound) -> Tensor:
+        """q₋(w): relative size of a down pulse at weight ``w`` (≥ 0)."""
+
+    # -- derived quantities at the nominal bounds ---------------------------------------------
+    def q_up(self, w: Tensor) -> Tensor:
+        return self.response_up(w, self.tau_min, self.tau_max)
+
+    def q_down(self, w: Tensor) -> Tensor:
+        return self.response_down(w, self.tau_min, self.tau_max)
+
+    def F(self, w: Tensor) -> Tensor:
+        """Symmetric part F = (q₋ + q₊)/2 (Eq. (7) of Wu et al. 2024)."""
+        return 0.5 * (self.q_down(w) + self.q_up(w))
+
+    def G(self, w: Tensor) -> Tensor:
+        """Asymmetric part G = (q₋ − q₊)/2 (Eq. (7) of Wu et al. 2024)."""
+        return 0.5 * (self.q_down(w) - self.q_up(w))
+
+    @property
+    def symmetric_point(self) -> float:
+        """w⋄ with q₊(w⋄) = q₋(w⋄), found by bisection (families override with closed forms)."""
+        lo = torch.tensor(self.tau_min, dtype=torch.float64)
+        hi = torch.tensor(self.tau_max, dtype=torch.float64)
+        return float(symmetric_point_bisect(self.response_up, self.response_down, lo, hi, 1.0, 1.0))
+
+    @property
+    def n_states(self) -> float:
+        """Number of distinguishable states (τ_max − τ_min)/Δw_min (App. B of Wu et al. 2024)."""
+        return (self.tau_max - self.tau_min) / self.dw_min
+
+    def clip(self, w: Tensor, tau_min: Bound | None = None, tau_max: Bound | None = None) -> Tensor:
+        lo = self.tau_min if tau_min is None else tau_min
+        hi = self.tau_max if tau_max is None else tau_max
+        if isinstance(lo, float) and isinstance(hi, float):
+            if math.isinf(lo) and math.isinf(hi):
+                return w
+            return w.clamp(lo, hi)
+        return torch.minimum(torch.maximum(w, torch.as_tensor(lo)), torch.as_tensor(hi))
+
+    # -- applying counted pulses -------------------------------------------------------------
+    def compose_pulses(self, w: Tensor, n_up: Tensor, n_down: Tensor, step_up: Tensor,
+                       step_down: Tensor, tau_min: Bound, tau_max: Bound) -> Tensor:
+        """Apply ``n_up`` up and ``n_down`` down pulses per element (no cycle noise).
+
+        Default: the pulse sequence as a flow in the pulse-count variable s ∈ [0, 1],
+        dw/ds = n₊ step₊ q₊(w) − n₋ step₋ q₋(w), integrated with classical RK4 in
+        ``RK4_SUBSTEPS`` substeps. This averages over the order of mixed-sign pulses; its error
+        against one-pulse-at-a-time application is O(n·step²·|q'|). Families with a closed form
+        (linear step) override it with the exact composition.
+        """
+        up = n_up * step_up
+        down = n_down * step_down
+
+        def rate(x: Tensor) -> Tensor:
+            return up * self.response_up(x, tau_min, tau_max) - down * self.response_down(x, tau_min, tau_max)
+
+        h = 1.0 / self.RK4_SUBSTEPS
+        for _ in range(self.RK4_SUBSTEPS):
+            k1 = rate(w)
+            k2 = rate(w + 0.5 * h * k1)
+            k3 = rate(w + 0.5 * h * k2)
+            k4 = rate(w + h * k3)
+            w = w + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
+        return w
+
+    RK4_SUBSTEPS: ClassVar[int] = 2
+
+
+def symmetric_point_bisect(response_up, response_down, tau_min: Tensor, tau_max: Tensor,
+                           gain_up: Bound, gain_down: Bound, iterations: int = 60) -> Tensor:
+    """Element-wise w⋄ with gain₊·q₊(w⋄) = gain₋·q₋(w⋄), by bisection on [τ_min, τ_max].
+
+    q₊ falls and q₋ rises with w for every family, so the difference is monotone; where it does
+    not change sign (no symmetric point inside the bounds) the nearer bound is returned.
+    """
+    tau_min = torch.as_tensor(tau_min, dtype=torch.float64)
+    tau_max = torch.as_tensor(tau_max, dtype=torch.float64)
+    lo = torch.where(torch.isinf(tau_min), torch.full_like(tau_min, -1e6), tau_min)
+    hi = torch.where(torch.isinf(tau_max), torch.full_like(tau_max, 1e6), tau_max)
+    lo, hi = torch.broadcast_tensors(lo, hi)
+    lo, hi = lo.clone(), hi.clone()
+
+    def diff(x: Tensor) -> Tensor:
+        return gain_up * response_up(x, tau_min, tau_max) - gain_down * response_down(x, tau_min, tau_max)
+
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        positive = diff(mid) > 0  # up still stronger: the point lies above
+        lo = torch.where(positive, mid, lo)
+        hi = torch.where(positive, hi, mid)
+    return 0.5 * (lo + hi)
