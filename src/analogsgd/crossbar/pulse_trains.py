@@ -1,0 +1,132 @@
+"""Stochastic pulse trains (Gokmen & Vlasov, Front. Neurosci. 2016), counted over a whole batch.
+
+For sample b, input j fires in each of BL_b slots with probability p_bj = min(1, A_b |x_bj|) and
+output i with probability q_bi = min(1, B_b |d_bi|); each coincidence moves weight (i, j) by one
+pulse of sign −sign(d_bi x_bj) (descent). With A_b B_b = lr/(Δw_min BL_b) the expected number of
+pulses is lr |x_bj d_bi| / Δw_min, i.e. the mean update is −lr dᵀx (Eq. (3)–(4) of Gokmen &
+Vlasov 2016).
+
+* **BL management** (aihwkit ``update_bl_management``): BL_b = min(⌈lr·max|x_b|·max|d_b|/Δw_min⌉,
+  ``desired_bl``), at least 1.
+* **Update management** (aihwkit ``update_management``): A_b and B_b are rebalanced so that
+  A_b max|x_b| = B_b max|d_b| (times ``um_grad_scale``), using both probability ranges equally.
+
+Two counting methods give, per element, the numbers of up and down pulses of the batch:
+
+* ``bit_trains``: draws every slot's bit for every row and column and counts coincidences with
+  two matrix products: exactly the hardware process.
+* ``moments`` (default): computes the exact mean m and variance v of each element's count (sums
+  of independent Binomial(BL_b, p_bj q_bi)) with four matrix products, and draws
+  n = ⌊m + s·z + u⌋ (z normal, u uniform; s² = v − f(1−f), f the fractional part of m, for
+  m ≥ 1; s = 0 below), clipped at 0. Its mean is exact wherever m + s z ≥ 0 and its variance
+  matches v up to the rounding term; it needs O(batch·(in+out)) work instead of O(batch·BL·in·out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class PulseCounts:
+    """Per-element numbers of up and down pulses for one batch update."""
+
+    n_up: Tensor
+    n_down: Tensor
+
+
+def pulse_probabilities(x: Tensor, d: Tensor, lr: float | Tensor, dw_min: float, desired_bl: int,
+                        bl_management: bool, update_management: bool, um_grad_scale: float):
+    """Coincidence probabilities p (batch×in), q (batch×out) and train lengths BL (batch×1).
+
+    ``lr`` may be a tensor broadcasting against the leading (replica) dimensions of x and d.
+    """
+    x_max = x.abs().amax(dim=-1, keepdim=True)
+    d_max = d.abs().amax(dim=-1, keepdim=True)
+    lr = torch.as_tensor(lr, dtype=x.dtype, device=x.device)
+    if lr.dim() == 1:  # one learning rate per replica
+        lr = lr.reshape(-1, 1, 1)
+    if bl_management:
+        bl = torch.ceil(lr * x_max * d_max / dw_min).clamp(1, desired_bl)
+    else:
+        bl = torch.full_like(x_max, float(desired_bl))
+    base = torch.sqrt(lr / (dw_min * bl))
+    if update_management:
+        safe_x = torch.where(x_max > 0, x_max, torch.ones_like(x_max))
+        safe_d = torch.where(d_max > 0, d_max, torch.ones_like(d_max))
+        ratio = torch.sqrt(um_grad_scale * safe_d / safe_x)
+        a, b = base * ratio, base / ratio
+    else:
+        a, b = base, base
+    p = (a * x.abs()).clamp(max=1.0)
+    q = (b * d.abs()).clamp(max=1.0)
+    return p, q, bl.expand_as(x_max)
+
+
+def count_moments(x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,
+                  generator: torch.Generator | None) -> PulseCounts:
+    """Per-element up/down counts from their exact batch moments (see module docstring)."""
+    sx, sd = torch.sign(x), torch.sign(d)
+    qb = q * bl
+    tq = qb.transpose(-1, -2)
+    m_tot = tq @ p                                  # Σ_b BL p q
+    m_net = (tq * sd.transpose(-1, -2)) @ (p * sx)  # Σ_b BL p q sign(d x)
+    p2, q2b = p.square(), (q.square() * bl).transpose(-1, -2)
+    s_tot = q2b @ p2                                # Σ_b BL p² q²
+    s_net = (q2b * sd.transpose(-1, -2)) @ (p2 * sx)
+    # up pulses where d·x < 0 (ΔW = −lr dᵀx > 0)
+    m_up, m_down = 0.5 * (m_tot - m_net), 0.5 * (m_tot + m_net)
+    v_up, v_down = m_up - 0.5 * (s_tot - s_net), m_down - 0.5 * (s_tot + s_net)
+    return PulseCounts(_draw(m_up, v_up, generator), _draw(m_down, v_down, generator))
+
+
+def _draw(mean: Tensor, var: Tensor, generator: torch.Generator | None) -> Tensor:
+    mean = mean.clamp(min=0.0)
+    frac = mean - torch.floor(mean)
+    spread = (var - frac * (1.0 - frac)).clamp(min=0.0).sqrt() * (mean >= 1.0)
+    z = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+    u = torch.rand(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+    return torch.floor((mean + spread * z).clamp(min=0.0) + u)
+
+
+def count_bit_trains(x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,
+                     generator: torch.Generator | None) -> PulseCounts:
+    """Exact coincidence counts: draw every slot of every train and count with matrix products."""
+    max_bl = int(bl.max().item())
+    slots = torch.arange(max_bl, device=x.device, dtype=x.dtype)
+    active = (slots < bl).unsqueeze(-1)                     # (..., B, BL, 1)
+
+    def trains(prob: Tensor, sign: Tensor) -> Tensor:
+        shape = prob.shape[:-1] + (max_bl, prob.shape[-1])
+        u = torch.rand(shape, generator=generator, dtype=x.dtype, device=x.device)
+        bits = (u < prob.unsqueeze(-2)) & active
+        signed = bits.to(x.dtype) * sign.unsqueeze(-2)
+        flat = signed.reshape(prob.shape[:-2] + (-1, prob.shape[-1]))
+        return flat
+
+    rx = trains(p, torch.sign(x))
+    rd = trains(q, torch.sign(d))
+    net = rd.transpose(-1, -2) @ rx                 # Σ sign(d)sign(x) over coincidences
+    tot = rd.abs().transpose(-1, -2) @ rx.abs()
+    return PulseCounts(0.5 * (tot - net), 0.5 * (tot + net))
+
+
+COUNTING = {"moments": count_moments, "bit_trains": count_bit_trains}
+
+
+def stochastic_pulse_counts(delta: Tensor, dw_min: float, max_bl: int,
+                            generator: torch.Generator | None) -> PulseCounts:
+    """Pulses for an element-wise desired update ΔW (App. B of Wu et al. 2024).
+
+    Each element fires n = ⌊|ΔW|/Δw_min + u⌋ pulses (stochastic rounding, at most ``max_bl``)
+    of sign sign(ΔW): E[n Δw_min] = |ΔW|, and the rounding variance is the limited-state noise
+    ζ of Lemma 1 of Li et al. (2025).
+    """
+    u = torch.rand(delta.shape, generator=generator, dtype=delta.dtype, device=delta.device)
+    n = torch.floor(delta.abs() / dw_min + u).clamp(max=max_bl)
+    up = delta > 0
+    zero = torch.zeros_like(n)
+    return PulseCounts(torch.where(up, n, zero), torch.where(up, zero, n))

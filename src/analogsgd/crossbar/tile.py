@@ -1,0 +1,163 @@
+"""An analog tile: a device array (weights as conductances) with its two update modes.
+
+Weights have shape ``(..., out_size, in_size)``; leading dimensions hold independent replicas
+(for example one per learning rate of a sweep), all updated at once. The weight seen by the
+algorithm is ``W − reference`` (the reference is the symmetric point when zero-shifting).
+
+Update modes (:class:`UpdateConfig.mode`):
+
+* ``expected``: the compact update of Eq. (6)–(7) of Wu et al. (NeurIPS 2024),
+  W ← W + ΔW ⊙ F(W) − |ΔW| ⊙ G(W) (+ ζ), with the optional limited-state noise ζ of Lemma 1 of
+  Li et al. (2025): E[ζ] = 0, Var[ζ] = |ΔW| Δw_min (1 − |ΔW|/(BL Δw_min)).
+* ``pulsed``: pulses counted per element (stochastic pulse trains for rank-B outer products,
+  :mod:`~analogsgd.crossbar.pulse_trains`; stochastic rounding for element-wise ΔW), applied with
+  the device's pulse composition, cycle-to-cycle noise and bounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..config import POSITIVE, POSITIVE_INT, Config, IsBool, OneOf, param
+from ..devices.base import AbstractDevice
+from ..devices.linear_step import SoftBounds
+from ..devices.variation import DeviceArray, DeviceVariation
+from ..errors import ConfigError
+from .pulse_trains import COUNTING, pulse_probabilities, stochastic_pulse_counts
+
+
+@dataclass(frozen=True)
+class UpdateConfig(Config):
+    """How a tile turns a desired update into conductance changes."""
+
+    mode: str = param("pulsed", "update mode: 'expected' (compact form) or 'pulsed'",
+                      OneOf(("expected", "pulsed")))
+    desired_bl: int = param(31, "BL: maximal pulse-train length (slots) per sample", POSITIVE_INT)
+    bl_management: bool = param(True, "shorten BL to ⌈lr·|x|max·|d|max/Δw_min⌉ per sample", IsBool())
+    update_management: bool = param(True, "balance the row/column probabilities per sample", IsBool())
+    um_grad_scale: float = param(1.0, "scale of the update-management balance", POSITIVE)
+    counting: str = param("moments", "pulse counting: 'moments' (fast) or 'bit_trains' (exact)",
+                          OneOf(tuple(COUNTING)))
+    max_pulses: int = param(800, "cap on pulses per element for element-wise updates (max BL)",
+                            POSITIVE_INT)
+    quantisation_noise: bool = param(False, "expected mode: add ζ of Lemma 1 (Li et al. 2025)",
+                                     IsBool())
+
+
+@dataclass(frozen=True)
+class TileConfig(Config):
+    """A tile: its device, the spread across its devices, and its update."""
+
+    device: AbstractDevice = param(SoftBounds(), "device model of every element")
+    variation: DeviceVariation = param(DeviceVariation(), "device-to-device and cycle-to-cycle spread")
+    update: UpdateConfig = param(UpdateConfig(), "update mode and pulse-train settings")
+
+    def check_invariants(self) -> None:
+        if not isinstance(self.device, AbstractDevice):
+            raise ConfigError("TileConfig.device", self.device, "a device instance (see analogsgd.devices)")
+
+
+class AnalogTile:
+    """A crossbar tile of ``shape = (..., out_size, in_size)`` devices.
+
+    Args:
+        shape: weight shape; leading dimensions are independent replicas.
+        config: the tile's :class:`TileConfig`.
+        generator: seeded generator for the device-to-device draws and every later update.
+        devices: an already realised :class:`DeviceArray` (e.g. stacked replicas) to use
+            instead of drawing one from ``config``.
+    """
+
+    def __init__(self, shape: tuple[int, ...], config: TileConfig, generator: torch.Generator,
+                 dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
+                 devices: DeviceArray | None = None):
+        if len(shape) < 2 or any(int(s) < 1 for s in shape):
+            raise ConfigError("AnalogTile.shape", shape, "(..., out_size, in_size) with sizes >= 1")
+        self.shape = tuple(int(s) for s in shape)
+        self.config = config
+        self.generator = generator
+        self.devices = devices or DeviceArray.realise(config.device, self.shape, config.variation,
+                                                      generator, dtype=dtype, device_str=device)
+        self.conductance = self.devices.reference.clone()  # weight 0 = symmetric point when shifted
+
+    # -- reading -------------------------------------------------------------------------------
+    @property
+    def weight(self) -> Tensor:
+        """The weight the algorithm sees: conductance minus reference."""
+        return self.conductance - self.devices.reference
+
+    def set_weight(self, w: Tensor) -> None:
+        """Program weights directly (clipped to the bounds), e.g. for an initialisation."""
+        self.conductance = self.devices.clip(w.to(self.conductance) + self.devices.reference)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """y = x Wᵀ (ideal periphery)."""
+        return x @ self.weight.transpose(-1, -2)
+
+    def backward(self, d: Tensor) -> Tensor:
+        """z = d W (ideal periphery)."""
+        return d @ self.weight
+
+    # -- writing -------------------------------------------------------------------------------
+    def update(self, x: Tensor, d: Tensor, lr: float | Tensor) -> None:
+        """Apply ΔW = −lr · Σ_b d_bᵀ x_b (x: (..., B, in), d: (..., B, out))."""
+        cfg = self.config.update
+        if cfg.mode == "expected":
+            delta = -_as_lr(lr, x) * (d.transpose(-1, -2) @ x)
+            self._expected(delta)
+            return
+        p, q, bl = pulse_probabilities(x, d, lr, self.devices.device.dw_min, cfg.desired_bl,
+                                       cfg.bl_management, cfg.update_management, cfg.um_grad_scale)
+        counts = COUNTING[cfg.counting](x, d, p, q, bl, self.generator)
+        self.conductance = self.devices.apply_pulses(self.conductance, counts.n_up, counts.n_down,
+                                                     self.generator)
+
+    def apply(self, delta: Tensor) -> None:
+        """Apply an element-wise desired update ΔW (App. B of Wu et al. 2024)."""
+        if self.config.update.mode == "expected":
+            self._expected(delta)
+            return
+        counts = stochastic_pulse_counts(delta, self.devices.device.dw_min,
+                                         self.config.update.max_pulses, self.generator)
+        self.conductance = self.devices.apply_pulses(self.conductance, counts.n_up, counts.n_down,
+                                                     self.generator)
+
+    def _expected(self, delta: Tensor) -> None:
+        w = self.conductance
+        new = w + delta * self.devices.F(w) - delta.abs() * self.devices.G(w)
+        if self.config.update.quantisation_noise:
+            new = new + self.quantisation_noise(delta)
+        self.conductance = self.devices.clip(new)
+
+    def quantisation_noise(self, delta: Tensor) -> Tensor:
+        """ζ of Lemma 1 (Li et al. 2025): Var = |ΔW| Δw_min (1 − |ΔW|/(BL Δw_min)), mean 0."""
+        dw = self.devices.device.dw_min
+        bl = self.config.update.max_pulses
+        mag = delta.abs()
+        var = (mag * dw * (1.0 - mag / (bl * dw))).clamp(min=0.0)
+        z = torch.randn(delta.shape, generator=self.generator, dtype=delta.dtype, device=delta.device)
+        return var.sqrt() * z
+
+    # -- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        d = self.devices
+        return {"conductance": self.conductance.clone(), "gain_up": d.gain_up.clone(),
+                "gain_down": d.gain_down.clone(), "tau_min": d.tau_min.clone(),
+                "tau_max": d.tau_max.clone(), "reference": d.reference.clone(),
+                "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        d = self.devices
+        for name in ("gain_up", "gain_down", "tau_min", "tau_max", "reference"):
+            setattr(d, name, state[name].clone())
+        self.conductance = state["conductance"].clone()
+        self.generator.set_state(state["generator"])
+
+
+def _as_lr(lr: float | Tensor, like: Tensor) -> Tensor | float:
+    if isinstance(lr, Tensor) and lr.dim() > 0:
+        return lr.to(like).reshape(lr.shape + (1, 1))
+    return lr

@@ -1,0 +1,74 @@
+"""Digital SGD (the reference) and Analog SGD on one tile.
+
+* Digital SGD: W ← W − α ∇f(W) in floating point.
+* Analog SGD (Eq. (3) of Wu et al., NeurIPS 2024, general form Eq. (2) of Li et al. 2025):
+  the tile applies ΔW = −α(∇f + ε) through its device response,
+  W ← W + ΔW ⊙ F(W) − |ΔW| ⊙ G(W) (+ ζ), in expectation or pulse by pulse.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from ..crossbar.tile import AnalogTile
+from .base import LearningRule
+
+
+def _lr(lr: float | Tensor, like: Tensor) -> float | Tensor:
+    if isinstance(lr, Tensor) and lr.dim() > 0:
+        return lr.to(like).reshape(lr.shape + (1,) * 2)
+    return lr
+
+
+class DigitalSGD(LearningRule):
+    """Floating-point SGD: the reference every analog rule is compared with."""
+
+    name = "digital_sgd"
+
+    def __init__(self, weight: Tensor, lr: float | Tensor):
+        self._w = weight.clone()
+        self.lr = lr
+
+    @property
+    def weight(self) -> Tensor:
+        return self._w
+
+    def step(self, x: Tensor, d: Tensor) -> None:
+        self.step_dense(d.transpose(-1, -2) @ x)
+
+    def step_dense(self, grad: Tensor) -> None:
+        self._w = self._w - _lr(self.lr, grad) * grad
+
+    def state_dict(self) -> dict:
+        return {"weight": self._w.clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._w = state["weight"].clone()
+
+
+class AnalogSGD(LearningRule):
+    """Analog SGD: the gradient is written straight onto one tile."""
+
+    name = "analog_sgd"
+
+    def __init__(self, tile: AnalogTile, lr: float | Tensor):
+        self.tile = tile
+        self.lr = lr
+
+    @property
+    def weight(self) -> Tensor:
+        return self.tile.weight
+
+    def step(self, x: Tensor, d: Tensor) -> None:
+        self.tile.update(x, d, self.lr)
+
+    def step_dense(self, grad: Tensor) -> None:
+        self.tile.apply(-_lr(self.lr, grad) * grad)
+
+    def state_dict(self) -> dict:
+        return {"tile": self.tile.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.tile.load_state_dict(state["tile"])
+
+
