@@ -104,34 +104,53 @@ class AbstractDevice(Config, ABC):
 
         Default: the pulse sequence as a flow in the pulse-count variable s ∈ [0, 1],
         dw/ds = n₊ step₊ q₊(w) − n₋ step₋ q₋(w), integrated with classical RK4 in
-        ``RK4_SUBSTEPS`` substeps. This averages over the order of mixed-sign pulses; its error
-        against one-pulse-at-a-time application is O(n·step²·|q'|). Families with a closed form
-        (linear step) override it with the exact composition.
+        ``RK4_SUBSTEPS`` substeps (more, up to ``RK4_MAX_SUBSTEPS``, when the largest
+        displacement n·step exceeds a quarter of the range τ_max − τ_min, so that RK4 stays
+        stable). After each substep the weight is clamped to [τ_min, τ_max]: the bounds are
+        invariant for the exact flow of a saturating family (q₊(τ_max) = q₋(τ_min) = 0), so the
+        clamp removes only numerical overshoot. This averages over the order of mixed-sign
+        pulses; its error against one-pulse-at-a-time application is O(n·step²·|q q'|) for
+        single-sign counts (each pulse is an Euler step of this flow). Families with a closed
+        form (linear step) override it with the exact composition.
         """
         up = n_up * step_up
         down = n_down * step_down
+        lo = torch.as_tensor(tau_min, dtype=w.dtype, device=w.device)
+        hi = torch.as_tensor(tau_max, dtype=w.dtype, device=w.device)
 
         def rate(x: Tensor) -> Tensor:
             return up * self.response_up(x, tau_min, tau_max) - down * self.response_down(x, tau_min, tau_max)
 
-        h = 1.0 / self.RK4_SUBSTEPS
-        for _ in range(self.RK4_SUBSTEPS):
+        span = hi - lo
+        finite = torch.isfinite(span)
+        if bool(finite.any()):
+            rel = torch.where(finite, (up + down) / torch.where(finite, span, torch.ones_like(span)), 0.0)
+            chunks = math.ceil(float(rel.max()) / 0.25) if rel.numel() else 1
+        else:
+            chunks = 1
+        substeps = min(self.RK4_SUBSTEPS * max(chunks, 1), self.RK4_MAX_SUBSTEPS)
+        h = 1.0 / substeps
+        for _ in range(substeps):
             k1 = rate(w)
             k2 = rate(w + 0.5 * h * k1)
             k3 = rate(w + 0.5 * h * k2)
             k4 = rate(w + h * k3)
-            w = w + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
+            w = torch.minimum(torch.maximum(w + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4), lo), hi)
         return w
 
     RK4_SUBSTEPS: ClassVar[int] = 2
+    RK4_MAX_SUBSTEPS: ClassVar[int] = 256
 
 
 def symmetric_point_bisect(response_up, response_down, tau_min: Tensor, tau_max: Tensor,
                            gain_up: Bound, gain_down: Bound, iterations: int = 60) -> Tensor:
     """Element-wise w⋄ with gain₊·q₊(w⋄) = gain₋·q₋(w⋄), by bisection on [τ_min, τ_max].
 
-    q₊ falls and q₋ rises with w for every family, so the difference is monotone; where it does
-    not change sign (no symmetric point inside the bounds) the nearer bound is returned.
+    q₊ falls and q₋ rises with w for every family, so the difference is monotone. Where it does
+    not change sign (no symmetric point inside the bounds) the bound toward which the stronger
+    direction drifts is returned (τ_max if up pulses are stronger everywhere). Where the
+    difference is exactly zero on an interval (G ≡ 0: ideal and constant-step devices) the
+    first midpoint hit is returned, i.e. (τ_min + τ_max)/2 (0 for infinite bounds).
     """
     tau_min = torch.as_tensor(tau_min, dtype=torch.float64)
     tau_max = torch.as_tensor(tau_max, dtype=torch.float64)
@@ -145,7 +164,8 @@ def symmetric_point_bisect(response_up, response_down, tau_min: Tensor, tau_max:
 
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
-        positive = diff(mid) > 0  # up still stronger: the point lies above
-        lo = torch.where(positive, mid, lo)
-        hi = torch.where(positive, hi, mid)
+        d = diff(mid)
+        # up still stronger: the point lies above; exactly balanced: the point is mid itself
+        lo = torch.where(d >= 0, mid, lo)
+        hi = torch.where(d <= 0, mid, hi)
     return 0.5 * (lo + hi)

@@ -58,15 +58,36 @@ class SoftBounds(AbstractDevice):
         Π = (1 − a₊)^{n₊}(1 − a₋)^{n₋} does not depend on their order; the fixed point is taken as
         the rate-weighted mean of the bounds (the order average), w ↦ w_eq + (w − w_eq)Π.
         """
-        a_up = (step_up / (tau_max - self.w_sym)).clamp(max=1.0)
-        a_down = (step_down / (self.w_sym - tau_min)).clamp(max=1.0)
-        r_up = -n_up * torch.log1p(-a_up.clamp(max=1 - 1e-12))
-        r_down = -n_down * torch.log1p(-a_down.clamp(max=1 - 1e-12))
-        total = r_up + r_down
-        contraction = torch.exp(-total)
-        safe = torch.where(total > 0, total, torch.ones_like(total))
-        w_eq = (r_up * tau_max + r_down * tau_min) / safe
-        return torch.where(total > 0, w_eq + (w - w_eq) * contraction, w)
+        a_up = step_up / (tau_max - self.w_sym)
+        a_down = step_down / (self.w_sym - tau_min)
+        return compose_linear_step(w, n_up, n_down, a_up, a_down, tau_min, tau_max)
+
+
+def compose_linear_step(w: Tensor, n_up: Tensor, n_down: Tensor, a_up: Tensor, a_down: Tensor,
+                        tau_min: Bound, tau_max: Bound) -> Tensor:
+    """n₊ pulses w ↦ τ_max − (τ_max − w)(1 − a₊) and n₋ pulses w ↦ τ_min + (w − τ_min)(1 − a₋).
+
+    Shared by every linear-step family (soft bounds, ALD, c_Lin). ``a`` is the relative step
+    (one pulse's step at w divided by the distance of w to the bound it moves toward); a ≥ 1
+    is clamped just below 1 (one pulse lands on the bound). Single-sign counts are exact to
+    float rounding; mixed signs give the order average described in
+    :meth:`SoftBounds.compose_pulses`.
+    """
+    r_up = _rate(n_up, a_up)
+    r_down = _rate(n_down, a_down)
+    total = r_up + r_down
+    contraction = torch.exp(-total)
+    safe = torch.where(total > 0, total, torch.ones_like(total))
+    w_eq = (r_up * tau_max + r_down * tau_min) / safe
+    return torch.where(total > 0, w_eq + (w - w_eq) * contraction, w)
+
+
+def _rate(n: Tensor, a: Tensor) -> Tensor:
+    """−n·log(1 − a), finite for a → 1 (a clamped to 1 − eps of its dtype) and 0 where n = 0."""
+    a = torch.as_tensor(a)
+    one = 1.0 - torch.finfo(a.dtype).eps
+    r = -n * torch.log1p(-a.clamp(max=one))
+    return torch.where(torch.as_tensor(n) > 0, r, torch.zeros_like(r))
 
 
 def asymmetric_linear_device(tau: float = 0.6, dw_min: float = 1e-3) -> SoftBounds:

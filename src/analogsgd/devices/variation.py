@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ..config import NON_NEGATIVE, Config, Interval, IsBool, param
+from ..errors import ConfigError
 from .base import AbstractDevice, symmetric_point_bisect
 
 
@@ -111,12 +112,18 @@ class DeviceArray:
 
         Cycle-to-cycle noise multiplies each pulse by (1 + σ ξ); for the n pulses of an element
         the sum of these independent terms is added as one Gaussian of variance
-        σ² (n₊ (Δw₊ q₊)² + n₋ (Δw₋ q₋)²), evaluated at the starting weight.
+        σ² (n₊ (Δw₊ q₊)² + n₋ (Δw₋ q₋)²), evaluated at the starting weight. Against the sum of
+        the per-pulse variances along the path its relative error is O(n·Δw·|q'|) (the step
+        changes by that fraction over the n pulses). ``generator`` is required when σ_c2c > 0.
         """
         dw = self.device.dw_min
         step_up, step_down = dw * self.gain_up, dw * self.gain_down
         new = self.device.compose_pulses(w, n_up, n_down, step_up, step_down, self.tau_min, self.tau_max)
         if self.dw_min_c2c > 0:
+            if generator is None:
+                raise ConfigError("DeviceArray.apply_pulses.generator", None,
+                                  "a torch.Generator when dw_min_c2c > 0",
+                                  "Pass the tile's generator; analogsgd never draws from the global RNG.")
             s_up = step_up * self.device.response_up(w, self.tau_min, self.tau_max)
             s_down = step_down * self.device.response_down(w, self.tau_min, self.tau_max)
             var = n_up * s_up.square() + n_down * s_down.square()

@@ -1,0 +1,96 @@
+"""Device presets, each named after the paper (or tool) whose device it reproduces.
+
+A preset returns a :class:`Preset`: the nominal device and its :class:`DeviceVariation`
+(device-to-device spread, cycle-to-cycle noise). Unpack it as ``device, variation = preset()``.
+
+Sources (``reference/aimc-papers.md``):
+
+* Wu et al., "Towards Exact Gradient-based Training on Analog In-memory Computing",
+  NeurIPS 2024, arXiv 2406.12774 (Fig. 1 least squares; §5 MNIST).
+* Li et al., "In-memory Training on Analog Devices with Limited Conductance States via
+  Multi-tile Residual Learning", arXiv 2510.02516 (Table 1, LeNet-5).
+* IBM aihwkit, ``PulsedDevice`` / ``SoftBoundsDevice`` / ``ConstantStepDevice`` defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+from .base import AbstractDevice
+from .constant_step import ConstantStep
+from .linear_step import SoftBounds, asymmetric_linear_device
+from .variation import DeviceVariation
+
+
+class Preset(NamedTuple):
+    """A nominal device and the variation of the arrays built from it."""
+
+    device: AbstractDevice
+    variation: DeviceVariation
+
+
+#: aihwkit ``PulsedDevice`` defaults: dw_min_dtod = 0.3, dw_min_std = 0.3, w_min_dtod =
+#: w_max_dtod = 0.3, up_down = 0, up_down_dtod = 0.01.
+AIHWKIT_DEFAULT_VARIATION = DeviceVariation(
+    dw_min_d2d=0.3, dw_min_c2c=0.3, tau_min_d2d=0.3, tau_max_d2d=0.3, up_down=0.0, up_down_d2d=0.01,
+)
+
+
+def wu2024_least_squares_ald(tau: float = 3.0, dw_min: float = 1e-4) -> Preset:
+    """ALD of the least-squares experiments of Wu et al. (NeurIPS 2024), Fig. 1.
+
+    τ = 3, Δw_min = 1e-4 (60 000 states), no variation: W ← W + ΔW − |ΔW| ⊙ W/τ (Eq. (3)).
+    Fig. 4 sweeps τ ∈ {2, 3, 5, 10, 20, 50}; pass ``tau`` to reproduce it.
+    """
+    return Preset(asymmetric_linear_device(tau=tau, dw_min=dw_min), DeviceVariation())
+
+
+def wu2024_mnist_soft_bounds(tau: float = 0.7) -> Preset:
+    """Soft bounds with ±τ and Δw_min = 1e-3, the MNIST device of Wu et al. (NeurIPS 2024), §5.
+
+    The FCN runs τ ∈ {0.70, 0.78, 0.80}, the CNN τ ∈ {0.6, 0.7, 0.8} (Fig. 5 of v1). The
+    paper does not state the device variation; none is applied here.
+    """
+    return Preset(asymmetric_linear_device(tau=tau, dw_min=1e-3), DeviceVariation())
+
+
+def aihwkit_soft_bounds() -> Preset:
+    """aihwkit's default ``SoftBoundsDevice``: Δw_min = 1e-3, bounds ±0.6, aihwkit d2d/c2c defaults.
+
+    dw_min_d2d = 0.3, dw_min_c2c = 0.3, τ_min/τ_max d2d = 0.3, up_down_d2d = 0.01
+    (``aihwkit.simulator.configs.devices.PulsedDevice``). The variation is multiplicative here
+    (see :mod:`analogsgd.devices.variation`), additive in aihwkit's step formula.
+    """
+    return Preset(SoftBounds(dw_min=1e-3, tau_min=-0.6, tau_max=0.6, w_sym=0.0), AIHWKIT_DEFAULT_VARIATION)
+
+
+def aihwkit_constant_step() -> Preset:
+    """aihwkit's default ``ConstantStepDevice``: Δw_min = 1e-3, hard bounds ±0.6, default spread."""
+    return Preset(ConstantStep(dw_min=1e-3, tau_min=-0.6, tau_max=0.6), AIHWKIT_DEFAULT_VARIATION)
+
+
+def li2025_four_state() -> Preset:
+    """4-state device of Li et al. (arXiv 2510.02516): SoftBounds(w_min=−1, w_max=1, dw_min=0.5).
+
+    n_states = 2/0.5 = 4 (F-MNIST column "#4" of Table 1; the §5.1 text assigns 4 and 10 states
+    the other way round). No variation (the paper's IO and devices are otherwise ideal).
+    """
+    return Preset(SoftBounds(dw_min=0.5, tau_min=-1.0, tau_max=1.0, w_sym=0.0), DeviceVariation())
+
+
+def li2025_ten_state() -> Preset:
+    """10-state device of Li et al. (arXiv 2510.02516): SoftBounds(w_min=−1, w_max=1, dw_min=0.2).
+
+    n_states = 2/0.2 = 10 (MNIST column "#10" of Table 1).
+    """
+    return Preset(SoftBounds(dw_min=0.2, tau_min=-1.0, tau_max=1.0, w_sym=0.0), DeviceVariation())
+
+
+ALL_PRESETS: dict[str, Callable[[], Preset]] = {
+    "wu2024_least_squares_ald": wu2024_least_squares_ald,
+    "wu2024_mnist_soft_bounds": wu2024_mnist_soft_bounds,
+    "aihwkit_soft_bounds": aihwkit_soft_bounds,
+    "aihwkit_constant_step": aihwkit_constant_step,
+    "li2025_four_state": li2025_four_state,
+    "li2025_ten_state": li2025_ten_state,
+}
