@@ -208,3 +208,18 @@ def test_variation_rejects_invalid_values():
         DeviceVariation(up_down=1.0)
     with pytest.raises(ConfigError, match=r"DeviceVariation\.dw_min_c2c"):
         DeviceVariation(dw_min_c2c=-0.1)
+
+
+@pytest.mark.parametrize("name", sorted(ALL_DEVICES))
+def test_float32_arrays_stay_finite_and_bounded(name):
+    """Every family in float32 (the tile's dtype), with spread, noise and up to 10⁴ pulses."""
+    dev = ALL_DEVICES[name]().replace(dw_min=0.01)
+    arr = realise(dev, (50, 40), SPREAD.replace(zero_shift=True), 13, dtype=torch.float32)
+    gen = torch.Generator().manual_seed(2)
+    w = torch.zeros(50, 40)
+    for n_up, n_down in ((0.0, 0.0), (3.0, 1.0), (1e4, 0.0), (0.0, 1e4), (500.0, 700.0)):
+        w = arr.apply_pulses(w, torch.full_like(w, n_up), torch.full_like(w, n_down), gen)
+        assert bool(torch.isfinite(w).all()), (n_up, n_down)
+        if dev.hard_bounds:
+            assert bool((w <= arr.tau_max).all()) and bool((w >= arr.tau_min).all())
+    assert bool(torch.isfinite(arr.reference).all())

@@ -136,7 +136,7 @@ def test_saturating_families_converge_to_upper_bound_never_past(name):
     assert float(composed) <= dev.tau_max + 4 * EPS
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
 @given(
     tau_max=st.floats(0.05, 5.0), tau_min=st.floats(-5.0, -0.05), sym=st.floats(-0.9, 0.9),
     w0=st.floats(0.0, 1.0), steps=st.lists(st.floats(-1.0, 1.0), min_size=1, max_size=60),
@@ -317,3 +317,22 @@ def test_make_device_unknown_and_invalid_parameters():
         make_device("c_lin", tau_min=0.1, tau_max=0.6)
     with pytest.raises(ConfigError, match=r"PowerStep\.tau_min"):
         make_device("power_step", tau_min=1.0, tau_max=0.5)
+
+
+def test_soft_bounds_F_G_closed_form():
+    """F = 1 + ½δ[1/(w⋄ − τ_min) − 1/(τ_max − w⋄)], G = ½δ[1/(w⋄ − τ_min) + 1/(τ_max − w⋄)], δ = w − w⋄."""
+    dev = EXAMPLES["soft_bounds"][0]
+    w = torch.linspace(dev.tau_min, dev.tau_max, 101, dtype=F64)
+    d = w - dev.w_sym
+    inv_lo, inv_hi = 1 / (dev.w_sym - dev.tau_min), 1 / (dev.tau_max - dev.w_sym)
+    torch.testing.assert_close(dev.F(w), 1 + 0.5 * d * (inv_lo - inv_hi), rtol=0, atol=16 * EPS)
+    torch.testing.assert_close(dev.G(w), 0.5 * d * (inv_lo + inv_hi), rtol=0, atol=16 * EPS)
+
+
+def test_c_lin_F_G_closed_form():
+    """F = 1 − c·w/τ, G = w/τ − c (arXiv 2502.06309)."""
+    dev = EXAMPLES["c_lin"][0]
+    tau, c = dev.tau_max, dev.c_lin
+    w = torch.linspace(-tau, tau, 101, dtype=F64)
+    torch.testing.assert_close(dev.F(w), 1 - c * w / tau, rtol=0, atol=16 * EPS)
+    torch.testing.assert_close(dev.G(w), w / tau - c, rtol=0, atol=16 * EPS)
