@@ -204,6 +204,10 @@ def replace_fields(config: Any, changes: Mapping[str, Any]) -> Any:
             direct[head] = value
     for head, sub in nested.items():
         direct[head] = replace_fields(getattr(config, head), sub)
+    checks = {f.name: f.metadata.get("check") for f in dataclasses.fields(config)}
+    for head, value in direct.items():
+        if isinstance(checks[head], NumberList):  # one value given for a list field
+            direct[head] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
     try:
         return dataclasses.replace(config, **direct)
     except ConfigError as err:

@@ -1,0 +1,38 @@
+"""Independent replicas of a tile stacked along a leading dimension.
+
+A sweep over device parameters (say τ of the ALD) then runs as one batched simulation: each
+replica keeps its own per-element bounds and gains, and the tile and rules broadcast over the
+leading dimension.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from ..devices.variation import DeviceArray
+from ..errors import ConfigError
+
+
+def stack_device_arrays(arrays: list[DeviceArray]) -> DeviceArray:
+    """Stack realised arrays whose nominal devices differ at most in their bounds.
+
+    The per-element bounds carry the differences, so the first nominal device serves all.
+    """
+    first = arrays[0]
+    skip = {"tau_min", "tau_max"}
+    base = {k: v for k, v in dataclasses.asdict(first.device).items() if k not in skip}
+    for arr in arrays[1:]:
+        other = {k: v for k, v in dataclasses.asdict(arr.device).items() if k not in skip}
+        if type(arr.device) is not type(first.device) or other != base:
+            raise ConfigError("stack_device_arrays.arrays", arr.device,
+                              f"devices that differ from {first.device} only in tau_min/tau_max")
+        if arr.dw_min_c2c != first.dw_min_c2c:
+            raise ConfigError("stack_device_arrays.dw_min_c2c", arr.dw_min_c2c, f"{first.dw_min_c2c}")
+
+    def cat(name: str) -> torch.Tensor:
+        return torch.stack([getattr(a, name) for a in arrays])
+
+    return DeviceArray(first.device, cat("gain_up"), cat("gain_down"), cat("tau_min"),
+                       cat("tau_max"), first.dw_min_c2c, cat("reference"))
