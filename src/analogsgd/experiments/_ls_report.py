@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 
 from ..runfolder import RunFolder  # noqa: E402
 
@@ -46,8 +47,12 @@ def write_figures_and_report(cfg, metrics: dict, out: RunFolder) -> None:
         ax.loglog(xs, sweep["ald_closed_form_loss"], "r:", label="ALD fixed point (closed form)")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("plateau f(W) − f*")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(list(xs))
     axes[0].legend(fontsize=7)
     fig.suptitle("Final error against α (Fig. 1), τ and σ² (Fig. 4)")
+    fig.tight_layout()
     out.save_figure(fig, "fig4_sweeps")
 
     s = metrics["summary"]

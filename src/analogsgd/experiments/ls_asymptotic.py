@@ -37,19 +37,22 @@ class LsAsymptoticConfig(Config):
     d_out: int = param(100, "D_out: number of outputs (rows of W)", POSITIVE_INT)
     n_samples: int = param(400, "N: rows of the data matrix X behind H = XᵀX/N", POSITIVE_INT)
     w_star_max: float = param(0.4, "|W*| bound: W* uniform in ±w_star_max", POSITIVE)
-    steps: int = param(5000, "K: iterations per run", POSITIVE_INT)
+    steps: int = param(10000, "K: iterations per run", POSITIVE_INT)
     record_every: int = param(10, "record the curves every this many steps", POSITIVE_INT)
     tail_fraction: float = param(0.1, "fraction of the recorded curve averaged as the plateau",
                                  Interval(0.0, 1.0, low_open=True))
-    alphas: tuple = param((0.2, 0.1, 0.05, 0.02, 0.01, 0.005), "α sweep (Fig. 1): learning rate / transfer lr", POS_LIST)
+    alphas: tuple = param((0.2, 0.1, 0.05, 0.02, 0.01), "α sweep (Fig. 1): learning rate / transfer lr", POS_LIST)
     tau: float = param(0.8, "τ of the ALD in the α and σ² sweeps", POSITIVE)
     sigma_sq: float = param(0.01, "σ²: per-entry gradient-noise variance in the α and τ sweeps", POSITIVE)
     sweep_alpha: float = param(0.05, "α used in the τ and σ² sweeps (Fig. 4)", POSITIVE)
     taus: tuple = param((0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0), "τ sweep (Fig. 4 left)", POS_LIST)
     sigma_sqs: tuple = param((0.001, 0.01, 0.1, 1.0), "σ² sweep (Fig. 4 right)", POS_LIST)
     fast_lr: float = param(0.1, "β: Tiki-Taka fast-array learning rate", POSITIVE)
+    tt_columns: str = param("one", "Tiki-Taka: 'all' columns per transfer (Eq. TT-W) or 'one' (cyclic)",
+                            OneOf(("all", "one")))
     dw_min: float = param(1e-4, "Δw_min of the devices (Fig. 1: 1e-4)", POSITIVE)
-    max_pulses: int = param(800, "max pulses per element per update (Fig. 1: BL 800)", POSITIVE_INT)
+    max_pulses: int = param(800, "max pulses per element per update and BL of the transfer "
+                             "(Fig. 1: BL 800)", POSITIVE_INT)
     mode: str = param("pulsed", "tile update mode", OneOf(("pulsed", "expected")))
 
     def check_invariants(self) -> None:
@@ -60,7 +63,7 @@ class LsAsymptoticConfig(Config):
 
 
 def quick_config() -> LsAsymptoticConfig:
-    return LsAsymptoticConfig(steps=3000, alphas=(0.2, 0.05, 0.02, 0.01), taus=(0.6, 1.0, 2.0, 5.0),
+    return LsAsymptoticConfig(steps=3000, alphas=(0.2, 0.1, 0.05, 0.02), taus=(0.6, 1.0, 2.0, 5.0),
                               sigma_sqs=(0.001, 0.01, 0.1))
 
 
@@ -71,7 +74,8 @@ def _rule(algorithm: str, cfg: LsAsymptoticConfig, taus: list[float], lrs: torch
     if algorithm == "digital_sgd":
         return DigitalSGD(torch.zeros((replicas,) + shape, dtype=torch.float64), lrs)
     tile_cfg = TileConfig(device=asymmetric_linear_device(taus[0], cfg.dw_min),
-                          update=UpdateConfig(mode=cfg.mode, max_pulses=cfg.max_pulses))
+                          update=UpdateConfig(mode=cfg.mode, max_pulses=cfg.max_pulses,
+                                               desired_bl=cfg.max_pulses))
 
     def tile() -> AnalogTile:
         arrays = [DeviceArray.realise(asymmetric_linear_device(t, cfg.dw_min), shape, None, generator,
@@ -82,7 +86,7 @@ def _rule(algorithm: str, cfg: LsAsymptoticConfig, taus: list[float], lrs: torch
     if algorithm == "analog_sgd":
         return AnalogSGD(tile(), lrs)
     return TikiTaka(tile(), tile(), fast_lr=cfg.fast_lr, transfer_lr=lrs,
-                    config=TikiTakaConfig(transfer_every=1, columns_per_transfer="all"))
+                    config=TikiTakaConfig(transfer_every=1, columns_per_transfer=cfg.tt_columns))
 
 
 def _sweep(name: str, cfg: LsAsymptoticConfig, problem: LeastSquares, alphas, taus, sigma_sqs,

@@ -1,0 +1,150 @@
+"""The tile's two update modes against closed forms and against each other."""
+
+import math
+
+import pytest
+import torch
+
+from analogsgd.crossbar import AnalogTile, TileConfig, UpdateConfig
+from analogsgd.crossbar.pulse_trains import count_bit_trains, pulse_probabilities
+from analogsgd.devices import IdealDevice, SoftBounds, asymmetric_linear_device
+from analogsgd.errors import ConfigError
+
+F64 = torch.float64
+
+
+def make_tile(shape, device, mode="pulsed", seed=0, **update):
+    cfg = TileConfig(device=device, update=UpdateConfig(mode=mode, **update))
+    return AnalogTile(shape, cfg, torch.Generator().manual_seed(seed), dtype=F64)
+
+
+def test_expected_update_is_ald_closed_form():
+    """Expected mode on the ALD: W + ΔW − |ΔW| ⊙ W/τ exactly (Eq. (3) of Wu et al. 2024)."""
+    tau = 0.7
+    tile = make_tile((5, 4), asymmetric_linear_device(tau), mode="expected")
+    gen = torch.Generator().manual_seed(1)
+    w0 = 0.5 * tau * (2 * torch.rand(5, 4, generator=gen, dtype=F64) - 1)
+    tile.set_weight(w0)
+    x, d, lr = torch.randn(3, 4, generator=gen, dtype=F64), torch.randn(3, 5, generator=gen, dtype=F64), 0.05
+    tile.update(x, d, lr)
+    delta = -lr * d.T @ x
+    torch.testing.assert_close(tile.weight, w0 + delta - delta.abs() * w0 / tau, rtol=0, atol=1e-15)
+
+
+def test_weight_reads_through_forward_and_backward():
+    tile = make_tile((3, 2), IdealDevice(dw_min=1e-3))
+    w = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], dtype=F64)
+    tile.set_weight(w)
+    x = torch.tensor([[1.0, -1.0]], dtype=F64)
+    d = torch.tensor([[1.0, 0.0, 2.0]], dtype=F64)
+    torch.testing.assert_close(tile.forward(x), x @ w.T)
+    torch.testing.assert_close(tile.backward(d), d @ w)
+
+
+def test_batch_one_bit_trains_equal_pulse_by_pulse_reference():
+    """At batch 1 every pulse of an element has one sign, so the aggregated composition of the
+    counted coincidences must equal applying the very same pulses one at a time (soft bounds,
+    no cycle noise: a closed form exists; tolerance is float64 rounding over ≤ 31 pulses)."""
+    dev = SoftBounds(dw_min=0.01, tau_min=-0.5, tau_max=0.8)
+    shape = (6, 5)
+    gen_x = torch.Generator().manual_seed(3)
+    x, d = torch.randn(1, 5, generator=gen_x, dtype=F64), torch.randn(1, 6, generator=gen_x, dtype=F64)
+    lr = 0.2
+    w0 = 0.3 * torch.rand(shape, generator=gen_x, dtype=F64) - 0.1
+
+    tile = make_tile(shape, dev, counting="bit_trains", seed=7)
+    tile.set_weight(w0)
+    p, q, bl = pulse_probabilities(x, d, lr, dev.dw_min, 31, True, True, 1.0)
+    tile.update(x, d, lr)
+
+    # reference: redraw the same trains (same generator state) and apply pulse by pulse
+    ref_gen = torch.Generator().manual_seed(7)
+    from analogsgd.devices.variation import DeviceArray
+
+    DeviceArray.realise(dev, shape, None, ref_gen, dtype=F64)  # consume the same d2d draws
+    counts = count_bit_trains(x, d, p, q, bl, ref_gen)
+    w = w0.clone()
+    for i in range(shape[0]):
+        for j in range(shape[1]):
+            for _ in range(int(counts.n_up[i, j])):
+                w[i, j] += dev.dw_min * dev.q_up(w[i, j])
+            for _ in range(int(counts.n_down[i, j])):
+                w[i, j] -= dev.dw_min * dev.q_down(w[i, j])
+    assert (counts.n_up * counts.n_down == 0).all()
+    assert counts.n_up.sum() + counts.n_down.sum() > 20  # the test exercises real pulses
+    torch.testing.assert_close(tile.weight, w, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("counting", ["moments", "bit_trains"])
+def test_pulsed_mean_update_matches_expected_mode(counting):
+    """Over R independent replicas, the mean pulsed change matches the expected-mode change.
+
+    Batch 1, so the expected mode's ΔW ⊙ F − |ΔW| ⊙ G is the per-pulse mean to first order;
+    the second-order term of the soft-bounds composition is bounded by n²a·Δw_min/2 with
+    a = Δw_min/(τ_max − w) and is added to a 5-standard-error statistical tolerance.
+    """
+    replicas, shape = 4000, (3, 4)
+    dev = SoftBounds(dw_min=1e-3, tau_min=-0.6, tau_max=0.6)
+    gen = torch.Generator().manual_seed(11)
+    x = torch.rand(1, 4, generator=gen, dtype=F64) + 0.2
+    d = torch.randn(1, 3, generator=gen, dtype=F64)
+    w0 = 0.4 * (2 * torch.rand(shape, generator=gen, dtype=F64) - 1)
+    lr = 0.01
+
+    pulsed = make_tile((replicas,) + shape, dev, counting=counting, seed=5)
+    pulsed.set_weight(w0.expand(replicas, *shape))
+    pulsed.update(x.expand(replicas, 1, 4), d.expand(replicas, 1, 3), lr)
+    change = pulsed.weight - w0
+
+    expected = make_tile(shape, dev, mode="expected")
+    expected.set_weight(w0)
+    expected.update(x, d, lr)
+    want = expected.weight - w0
+
+    mean, se = change.mean(0), change.std(0) / math.sqrt(replicas)
+    n = (lr * (d.T @ x).abs() / dev.dw_min)
+    second_order = n.square() * dev.dw_min ** 2 / (0.6 - w0.abs()) / 2
+    assert ((mean - want).abs() <= 5 * se + second_order + 1e-12).all()
+    assert want.abs().min() > 10 * se.max()  # the comparison is not trivially satisfied
+
+
+def test_pulse_counts_have_the_gokmen_vlasov_mean():
+    """E[n_up − n_down] = −lr·dᵀx/Δw_min when no probability saturates (exact trains)."""
+    gen = torch.Generator().manual_seed(2)
+    x = torch.rand(2, 3, generator=gen, dtype=F64) * 0.5
+    d = torch.randn(2, 4, generator=gen, dtype=F64) * 0.5
+    lr, dw = 0.005, 1e-3
+    p, q, bl = pulse_probabilities(x, d, lr, dw, 31, False, False, 1.0)
+    assert p.max() < 1 and q.max() < 1
+    reps = 3000
+    counts = count_bit_trains(x.expand(reps, 2, 3), d.expand(reps, 2, 4), p.expand(reps, 2, 3),
+                              q.expand(reps, 2, 4), bl.expand(reps, 2, 1), gen)
+    net = (counts.n_up - counts.n_down)
+    want = -lr * d.T @ x / dw
+    se = net.std(0) / math.sqrt(reps)
+    assert ((net.mean(0) - want).abs() <= 5 * se).all()
+
+
+def test_bad_tile_shape_and_device_are_config_errors():
+    with pytest.raises(ConfigError, match="AnalogTile.shape"):
+        make_tile((0, 3), SoftBounds())
+    with pytest.raises(ConfigError, match="TileConfig.device"):
+        TileConfig(device="soft_bounds")
+    with pytest.raises(ConfigError, match="UpdateConfig.mode"):
+        UpdateConfig(mode="magic")
+
+
+def test_tile_is_reproducible_from_its_seed():
+    dev = SoftBounds(dw_min=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    x, d = torch.rand(4, 6, generator=gen), torch.randn(4, 5, generator=gen)
+    results = []
+    for _ in range(2):
+        tile = AnalogTile((5, 6), TileConfig(device=dev), torch.Generator().manual_seed(42))
+        for _ in range(3):
+            tile.update(x, d, 0.05)
+        results.append(tile.weight)
+    assert torch.equal(results[0], results[1])
+    other = AnalogTile((5, 6), TileConfig(device=dev), torch.Generator().manual_seed(43))
+    other.update(x, d, 0.05)
+    assert not torch.equal(other.weight, results[0])
