@@ -24,7 +24,6 @@ def _read_curves(out: RunFolder, name: str) -> dict[str, list[float]]:
 
 
 def write_figures_and_report(cfg, metrics: dict, out: RunFolder) -> None:
-    alpha = metrics["alpha_sweep"]
     curves = _read_curves(out, "alpha_sweep_loss")
     fig, axes = plt.subplots(1, len(cfg.alphas), figsize=(4 * len(cfg.alphas), 3.2), sharey=True)
     for r, (ax, a) in enumerate(zip(axes, cfg.alphas)):
