@@ -1,0 +1,190 @@
+"""The N-feature log-domain SGDr regressor as a design object: one source of truth for sizes,
+bias currents, capacitors and supply (a later netlist generator reads the same object).
+
+Signed scheme (docs/logdomain.md §3):
+
+* **weights and bias are offset-coded** (class A) in one Bernoulli cell each,
+  ``I_w = I_B + w·I_u`` (so ``w > −I_B/I_u``), read against a reference ``I_B``;
+* **inputs, label and error are pseudo-differential**: ``x = (I_x⁺ − I_x⁻)/I_u``, with
+  sign-magnitude DACs for ``x`` and ``y`` (quiescent ``I_qx`` on both halves) and a translinear
+  class-AB splitter for the error (``I_e⁺ I_e⁻ = I_qe²``);
+* **four-quadrant products** combine the halves so that common modes cancel:
+  ``ŷ⁺ − ŷ⁻ = Σ (I_w − I_B)(I_x⁺ − I_x⁻)/I_u``, and the gradient drive of a cell sources
+  ``I_τ(e⁻x⁺ + e⁺x⁻)/(I_u I_w)`` and sinks ``I_τ(e⁺x⁺ + e⁻x⁻)/(I_u I_w)``, net
+  ``−I_τ I_u e x / I_w``, so that ``C n U_T dI_w/dt = −I_τ I_u e x − I_λ(I_w − I_B)``:
+  ``dw/dt = −(I_τ/(C n U_T)) (e x + (I_λ/I_τ) w)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..config import POSITIVE, Config, Interval, IsBool, OneOf, param
+from ..errors import ConfigError
+from . import blocks
+from .blocks import sample_hold
+from .transistor import (PARAMETER_SETS, MosParams, OperatingViolation, celsius_to_kelvin,
+                         check_saturation, check_weak_inversion, gate_voltage_for,
+                         specific_current, thermal_voltage)
+
+#: gate-oxide capacitance per area of a 1.8 V device (t_ox ≈ 4.1 nm), F/µm²
+COX_F_PER_UM2 = 8.4e-15
+
+
+@dataclass(frozen=True)
+class LogDomainDesign(Config):
+    """Sizes, currents, capacitors and supply of the accelerator (defaults: docs/logdomain.md §4)."""
+
+    technology: str = param("sky130-like", "MOS parameter set", OneOf(tuple(PARAMETER_SETS)))
+    temp_c: float = param(27.0, "operating temperature, °C", Interval(-55.0, 150.0))
+    vdd_v: float = param(1.8, "V_DD: supply voltage, V", Interval(0.6, 5.0))
+    c_w_f: float = param(10e-12, "C: storage capacitor of each weight, F", Interval(1e-15, 1e-9))
+    c_density_f_per_um2: float = param(2e-15, "capacitor density (MIM), F/µm²", POSITIVE)
+    i_u_a: float = param(1e-9, "I_u: unit current, w = 1 ↔ I_u, A", Interval(1e-13, 1e-6))
+    i_b_a: float = param(2e-9, "I_B: weight offset current, w = 0 ↔ I_B, A", Interval(1e-13, 1e-6))
+    i_tau_a: float = param(50e-12, "I_τ: integrator bias current at T_nom, A", Interval(1e-15, 1e-6))
+    i_qx_a: float = param(20e-12, "I_qx: quiescent current of each input/label half, A",
+                          Interval(1e-15, 1e-6))
+    i_qe_a: float = param(20e-12, "I_qe: class-AB quiescent current of the error halves, A",
+                          Interval(1e-15, 1e-6))
+    i_floor_a: float = param(0.5e-12, "I_floor: off-current floor of a storage device, A",
+                             Interval(0.0, 1e-9))
+    i_leak_a: float = param(1e-15, "I_leak: storage-node junction leakage at T_nom, A",
+                            Interval(0.0, 1e-9))
+    leak_doubling_k: float = param(8.0, "temperature rise that doubles I_leak, K", POSITIVE)
+    i_min_a: float = param(5e-15, "smallest realisable bias current, A", Interval(1e-18, 1e-9))
+    dac_bits: int = param(8, "resolution of the input/label S&H DACs, bits (sign-magnitude)",
+                          Interval(2, 16, integer=True))
+    x_full_scale: float = param(4.0, "DAC full scale ±x_fs (standardised units)", POSITIVE)
+    adc_bits: int = param(0, "read-out ADC bits (0: current read without quantisation)",
+                          Interval(0, 16, integer=True))
+    w_storage_um: float = param(2.0, "storage device width, µm", POSITIVE)
+    l_storage_um: float = param(2.0, "storage device length, µm", POSITIVE)
+    w_tl_um: float = param(3.0, "translinear/mirror device width, µm", POSITIVE)
+    l_tl_um: float = param(3.0, "translinear/mirror device length, µm", POSITIVE)
+    w_dac_um: float = param(2.0, "DAC unit device width, µm", POSITIVE)
+    l_dac_um: float = param(2.0, "DAC unit device length, µm", POSITIVE)
+    c_wire_f: float = param(40e-15, "wiring capacitance of a translinear node, F", Interval(0.0, 1e-11))
+    settle_factor: float = param(5.0, "minimum hold time in node time constants C_node nU_T/I_u",
+                                 Interval(1.0, 1e3))
+    t_hold_max_s: float = param(1.0, "longest hold time per sample, s", POSITIVE)
+    ptat_bias: bool = param(True, "I_τ and I_λ proportional to absolute temperature", IsBool())
+    eta_knob: str = param("hold_time", "circuit value that sets η", OneOf(("hold_time", "i_tau")))
+    t_hold_nom_s: float = param(100e-6, "hold time when eta_knob = 'i_tau', s", POSITIVE)
+
+    def check_invariants(self) -> None:
+        if self.i_b_a < self.i_u_a:
+            raise ConfigError("LogDomainDesign.i_b_a", self.i_b_a, f">= i_u_a = {self.i_u_a:g}",
+                              "The offset must allow weights down to at least −1.")
+        violations = self.operating_violations()
+        if violations:
+            v = violations[0]
+            raise ConfigError(f"LogDomainDesign.{v.role}", v.value, f"within limit {v.limit}",
+                              v.excess)
+
+    # -- derived quantities -------------------------------------------------------------------
+    @property
+    def mos(self) -> MosParams:
+        return PARAMETER_SETS[self.technology]()
+
+    @property
+    def temp_k(self) -> float:
+        return celsius_to_kelvin(self.temp_c)
+
+    @property
+    def n_ut_v(self) -> float:
+        """n·U_T at the operating temperature, V."""
+        return self.mos.n * thermal_voltage(self.temp_k)
+
+    @property
+    def w_min(self) -> float:
+        """Most negative representable weight, −I_B/I_u (the cell current reaches 0)."""
+        return -self.i_b_a / self.i_u_a
+
+    @property
+    def c_node_f(self) -> float:
+        """Capacitance of a translinear node: two gates of the loop devices plus wiring."""
+        return 2 * COX_F_PER_UM2 * self.w_tl_um * self.l_tl_um + self.c_wire_f
+
+    @property
+    def t_settle_s(self) -> float:
+        """Node time constant at the unit current, C_node n U_T / I_u (finite bandwidth)."""
+        return self.c_node_f * self.n_ut_v / self.i_u_a
+
+    @property
+    def t_hold_min_s(self) -> float:
+        return self.settle_factor * self.t_settle_s
+
+    def ptat(self, temp_k: float) -> float:
+        """Scale of a bias current at ``temp_k`` relative to T_nom (1 when not PTAT)."""
+        return temp_k / celsius_to_kelvin(27.0) if self.ptat_bias else 1.0
+
+    def i_spec(self, role: str) -> float:
+        w, l = {"storage": (self.w_storage_um, self.l_storage_um),
+                "translinear": (self.w_tl_um, self.l_tl_um),
+                "dac": (self.w_dac_um, self.l_dac_um)}[role]
+        return float(specific_current(self.mos, w, l, self.temp_k))
+
+    def operating_violations(self, w_max: float = 4.0) -> list[OperatingViolation]:
+        """Weak-inversion and saturation checks of every transistor role at the design's extremes.
+
+        ``w_max`` is the largest weight magnitude the design is meant to hold.
+        """
+        out = []
+        i_cell = self.i_b_a + w_max * self.i_u_a
+        i_x = self.x_full_scale * self.i_u_a + self.i_qx_a
+        checks = [("storage", i_cell, "storage"), ("translinear", max(i_cell, i_x), "translinear"),
+                  ("dac", i_x, "dac")]
+        for role, i_max, kind in checks:
+            v = check_weak_inversion(role, i_max, self.i_spec(kind))
+            if v:
+                out.append(v)
+        # headroom: the deepest stack is a 6-T loop (3 gate-source drops) over a mirror output
+        vgs = float(gate_voltage_for(self.mos, self.w_tl_um, self.l_tl_um, max(i_cell, i_x),
+                                     self.temp_k))
+        vds = self.vdd_v - 3 * vgs
+        v = check_saturation("translinear_stack", vds, self.temp_k)
+        if v:
+            out.append(v)
+        return out
+
+    # -- inventory ----------------------------------------------------------------------------
+    def transistors_per_weight(self) -> dict[str, int]:
+        """Transistor count of one weight (feature) slice, by block."""
+        c = blocks.TRANSISTOR_COUNTS
+        return {
+            "bernoulli_cell": c["bernoulli_cell"],
+            "forward_multipliers (4 quadrants)": 4 * c["multiplier"],
+            "gradient_multiplier_dividers (4 quadrants)": 4 * c["multiplier_divider"],
+            "sink_mirror": c["mirror"],
+            "l2_leak": c["leak"],
+            "readout": c["readout"],
+            "input_dac": sample_hold.transistors(self.dac_bits),
+            "input_fanout_mirrors": 2 * c["mirror"],
+        }
+
+    def transistors_shared(self) -> dict[str, int]:
+        """Transistors shared by the whole regressor (not per weight)."""
+        c = blocks.TRANSISTOR_COUNTS
+        return {"label_dac": sample_hold.transistors(self.dac_bits),
+                "error_splitter": c["class_ab_splitter"],
+                "error_fanout_mirrors": 4 * c["mirror"],
+                "reference_cell": c["bernoulli_cell"],
+                "bias_generator": 10}
+
+    def bias_currents_per_weight(self, x_rms: float = 1.0, e_rms: float = 0.5,
+                                 w_rms: float = 0.5) -> dict[str, float]:
+        """Supply currents of one weight slice at typical signal levels (A)."""
+        i_w = self.i_b_a + w_rms * self.i_u_a
+        i_x = x_rms * self.i_u_a + 2 * self.i_qx_a
+        i_e = e_rms * self.i_u_a + 2 * self.i_qe_a
+        # every loop device carries its branch current; a 4-T loop ~ its four branches
+        fwd = 2 * (i_w + i_x + self.i_u_a) + 2 * (self.i_b_a + i_x + self.i_u_a)
+        grad = 4 * (self.i_tau_a + i_e + i_x + self.i_u_a + i_w) / 2  # halves split the signals
+        return {"storage_cell": i_w, "forward_multipliers": fwd, "gradient_multiplier_dividers": grad,
+                "l2_leak": self.i_tau_a + self.i_b_a + i_w,  # sink ≤ I_τ (λ ≤ 1), divider I_B, I_w "readout": i_w + self.i_b_a,
+                "input_dac": i_x}
+
+    def capacitor_area_um2(self) -> float:
+        return self.c_w_f / self.c_density_f_per_um2

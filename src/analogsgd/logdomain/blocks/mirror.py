@@ -1,0 +1,25 @@
+"""Current mirror: copies, fans out and inverts the direction of a current.
+
+A simple mirror (input diode, output device, same V_GS) gives ``I_out = g·I_in`` with
+
+.. math:: g = e^{(\\Delta V_{T,in} - \\Delta V_{T,out})/(n U_T)}\\,\\frac{1+\\delta\\beta_{out}}{1+\\delta\\beta_{in}},
+
+which in weak inversion is σ(g) ≈ √2·σ(ΔV_T)/(n U_T) (the β term is second order).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: simple two-transistor mirror (a cascode doubles it)
+TRANSISTORS = 2
+
+
+def mirror_gain(dvt: np.ndarray, dbeta: np.ndarray, n_ut) -> np.ndarray:
+    """Gain of a simple mirror from (ΔV_T, δβ) of (input, output) on the last axis."""
+    return np.exp((dvt[..., 0] - dvt[..., 1]) / n_ut) * (1 + dbeta[..., 1]) / (1 + dbeta[..., 0])
+
+
+def mirror(i_in, gain=1.0):
+    """I_out = g·I_in (A)."""
+    return gain * np.asarray(i_in)
