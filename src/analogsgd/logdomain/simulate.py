@@ -28,7 +28,7 @@ class SolverConfig(Config):
     """How the circuit ODE is integrated."""
 
     integrator: str = param("ros2", "integrator name", OneOf(ALL_INTEGRATORS))
-    z_max: float = param(0.1, "largest ρ·h per substep (ρ: stiffness bound)", Interval(1e-4, 10.0))
+    z_max: float = param(0.05, "largest ρ·h per substep (ρ: stiffness bound)", Interval(1e-4, 10.0))
     dv_max: float = param(0.25, "largest initial |ΔV| per substep, in units of n·U_T",
                           Interval(1e-4, 10.0))
     k_min: int = param(4, "fewest substeps per hold", Interval(1, 10000, integer=True))

@@ -1,0 +1,68 @@
+"""η, λ ↔ circuit values: round trip, PTAT invariance, refusals; design config validation."""
+
+import dataclasses
+
+import pytest
+
+from analogsgd.errors import ConfigError
+from analogsgd.logdomain import mapping
+from analogsgd.logdomain.accelerator import LogDomainDesign
+
+D = LogDomainDesign()
+
+
+@pytest.mark.parametrize("knob", ["hold_time", "i_tau"])
+@pytest.mark.parametrize("eta,lam", [(0.01, 1e-3), (0.2, 0.05), (0.05, 0.0)])
+def test_round_trip(knob, eta, lam):
+    d = D.replace(eta_knob=knob)
+    values = mapping.circuit_values(d, eta, lam)
+    assert mapping.hyperparameters(d, values) == pytest.approx((eta, lam), rel=1e-12)
+    # η = T I_τ / (C n U_T) written out
+    assert values.hold_time_s * values.i_tau_a / (d.c_w_f * d.n_ut_v) == pytest.approx(eta, rel=1e-12)
+
+
+@pytest.mark.parametrize("temp_c", [-20.0, 85.0])
+def test_ptat_bias_keeps_eta_over_temperature(temp_c):
+    v = mapping.circuit_values(D, 0.02, 1e-3, temp_c=temp_c)
+    assert mapping.hyperparameters(D, v, temp_c=temp_c) == pytest.approx((0.02, 1e-3), rel=1e-12)
+    d = D.replace(ptat_bias=False)
+    v = mapping.circuit_values(d, 0.02, 1e-3, temp_c=temp_c)
+    eta_t, _ = mapping.hyperparameters(d, v, temp_c=temp_c)
+    # without PTAT, η ∝ 1/U_T ∝ 1/T_abs
+    assert eta_t == pytest.approx(0.02 * D.temp_k / (temp_c + 273.15), rel=1e-12)
+
+
+def test_unrealisable_eta_is_refused_with_range():
+    lo, hi = mapping.eta_range(D)
+    with pytest.raises(ConfigError) as err:
+        mapping.circuit_values(D, lo / 2, 0.0)
+    assert err.value.field == "eta" and "hold time" in str(err.value) and f"{lo:.3g}" in str(err.value)
+    with pytest.raises(ConfigError):
+        mapping.circuit_values(D, hi * 2, 0.0)
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), 1e-9, 1e6])
+def test_unrealisable_lambda_is_refused(bad):
+    with pytest.raises(ConfigError) as err:
+        mapping.circuit_values(D, 0.01, bad)
+    assert err.value.field == "lambda"
+
+
+def test_negative_eta_is_refused():
+    with pytest.raises(ConfigError, match="eta must be a finite number > 0"):
+        mapping.circuit_values(D, -0.01, 0.0)
+
+
+def test_every_design_field_rejects_its_invalid_example():
+    for f in dataclasses.fields(LogDomainDesign):
+        check = f.metadata.get("check")
+        if check is None:
+            continue
+        with pytest.raises(ConfigError) as err:
+            LogDomainDesign(**{f.name: check.invalid_example()})
+        assert f.name in err.value.field
+
+
+def test_offset_below_unit_is_refused():
+    with pytest.raises(ConfigError, match="i_b_a"):
+        LogDomainDesign(i_b_a=0.5e-9)
