@@ -1,0 +1,134 @@
+"""logdomain-sweep: circuit error against ideal SGDr over a grid of η (≥ 2 decades) and
+λ (≥ 2 decades), as a table and heat maps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import Config, Interval, NumberList, POSITIVE_INT, param
+from ..logdomain import datasets as ds
+from ..logdomain import mapping
+from ..logdomain.accelerator import LogDomainDesign
+from ..logdomain.simulate import SolverConfig
+from ..rng import numpy_generator
+from . import _logdomain_common as common
+from .base import Experiment, RunContext
+
+CLAIM_PCT = 0.87
+
+
+@dataclass(frozen=True)
+class SweepConfig(Config):
+    dataset: str = param("diabetes", "dataset: synthetic-<N>f or diabetes")
+    etas: list = param([0.005, 0.0108, 0.0232, 0.05, 0.108, 0.232, 0.5], "learning rates η",
+                       NumberList(Interval(0.0, None, low_open=True)))
+    lams: list = param([1e-4, 1e-3, 1e-2, 1e-1], "L2 regularisation strengths λ",
+                       NumberList(Interval(0.0, None)))
+    epochs: int = param(2, "passes over the data", POSITIVE_INT)
+    n_samples: int = param(300, "samples of a synthetic set", POSITIVE_INT)
+    noise: bool = param(True, "shot noise on the storage nodes")
+    design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design")
+    solver: SolverConfig = param(SolverConfig(), "integrator settings")
+
+
+def run(config: SweepConfig, ctx: RunContext) -> dict:
+    rng = numpy_generator(ctx.seed)
+    data = ds.make(config.dataset, rng, config.n_samples)
+    X, Y = ds.stream(data, config.epochs, rng)
+    # refuse unrealisable points before any work (ConfigError names η or λ and the range)
+    for eta in config.etas:
+        for lam in config.lams:
+            mapping.circuit_values(config.design, eta, lam)
+    E, L = np.meshgrid(config.etas, config.lams, indexing="ij")
+    res = common.run_batch(config.design, X, Y, E.ravel(), L.ravel(), noise=config.noise, rng=rng,
+                           solver=config.solver, progress=ctx.progress, description="sweep")
+    shape = E.shape
+    vs_ideal = res.vs_ideal.reshape(shape)
+    vs_disc = res.vs_discrete.reshape(shape)
+    ct_disc = res.ct_vs_discrete.reshape(shape)
+    rows, points = [], []
+    for i, eta in enumerate(config.etas):
+        for j, lam in enumerate(config.lams):
+            cv = mapping.circuit_values(config.design, eta, lam)
+            rows.append([eta, lam, cv.hold_time_s * 1e6, cv.i_lambda_a * 1e12, float(vs_ideal[i, j]),
+                         float(vs_disc[i, j]), float(ct_disc[i, j])])
+            points.append({"eta": eta, "lambda": lam, **cv.as_dict(),
+                           "mse_vs_ideal_pct": float(vs_ideal[i, j]),
+                           "mse_vs_discrete_pct": common.finite_or_str(float(vs_disc[i, j])),
+                           "ct_vs_discrete_pct": common.finite_or_str(float(ct_disc[i, j]))})
+    ctx.out.write_curves("sweep", {k: [r[n] for r in rows] for n, k in enumerate(
+        ["eta", "lambda", "hold_time_us", "i_lambda_pa", "mse_vs_ideal_pct", "mse_vs_discrete_pct",
+         "ct_vs_discrete_pct"])})
+    _heatmaps(ctx.out, config, vs_ideal, vs_disc, ct_disc)
+    ok_disc = [eta for i, eta in enumerate(config.etas) if np.all(vs_disc[i] < CLAIM_PCT)]
+    worst = float(vs_ideal.max())
+    i_w, j_w = np.unravel_index(int(vs_ideal.argmax()), shape)
+    summary = {
+        "mse_vs_ideal_pct_max": worst,
+        "worst_point": {"eta": config.etas[i_w], "lambda": config.lams[j_w]},
+        "mse_vs_ideal_pct_median": float(np.median(vs_ideal)),
+        "claim_0p87_pct_holds": bool(worst < CLAIM_PCT),
+        "eta_range": [min(config.etas), max(config.etas)],
+        "eta_decades": common.decades(config.etas),
+        "lambda_range": [min(config.lams), max(config.lams)],
+        "lambda_decades": common.decades(config.lams),
+        "mse_vs_discrete_pct_max": common.finite_or_str(float(vs_disc.max())),
+        "eta_max_with_discrete_below_0p87": max(ok_disc) if ok_disc else None,
+        "dataset": config.dataset, "samples": len(X), "points": int(E.size),
+        "operating_violations": len(res.violations),
+    }
+    table = common.markdown_table(["η", "λ", "T (µs)", "I_λ (pA)", "vs ideal CT (%)",
+                                   "vs discrete (%)", "CT vs discrete (%)"], rows)
+    ctx.out.write_report(
+        f"# logdomain-sweep\n\n{config.dataset}, {len(X)} samples, nominal design "
+        f"(I_τ = {config.design.i_tau_a:g} A, C = {config.design.c_w_f:g} F; η set by the hold time T).\n\n"
+        f"Circuit vs ideal CT over η ∈ [{min(config.etas):g}, {max(config.etas):g}] "
+        f"({summary['eta_decades']:.2f} decades) × λ ∈ [{min(config.lams):g}, {max(config.lams):g}] "
+        f"({summary['lambda_decades']:.2f} decades): worst **{worst:.3g} %** at η = "
+        f"{config.etas[i_w]:g}, λ = {config.lams[j_w]:g} (claim < 0.87 %). Against discrete SGDr the "
+        f"error stays below 0.87 % for η ≤ {summary['eta_max_with_discrete_below_0p87']} only "
+        f"(the continuous/discrete formulation gap, reference §7).\n\n{table}\n\n{common.METRIC_TEXT}\n")
+    return {"summary": summary, "points": points}
+
+
+def _heatmaps(out, config, *maps):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    titles = ["circuit vs ideal CT (%)", "circuit vs discrete (%)", "ideal CT vs discrete (%)"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for ax, m, t in zip(axes, maps, titles):
+        shown = np.where(np.isfinite(m), m, np.nan)
+        im = ax.imshow(shown.T, origin="lower", aspect="auto", cmap="viridis",
+                       norm=LogNorm(vmin=max(np.nanmin(shown), 1e-6), vmax=max(np.nanmax(shown), 1e-5)))
+        ax.set_xticks(range(len(config.etas)), [f"{e:g}" for e in config.etas], rotation=45, fontsize=7)
+        ax.set_yticks(range(len(config.lams)), [f"{l:g}" for l in config.lams], fontsize=7)
+        ax.set_xlabel("η")
+        ax.set_ylabel("λ")
+        ax.set_title(t, fontsize=9)
+        for i in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                ax.text(i, j, f"{m[i, j]:.2g}" if np.isfinite(m[i, j]) else "div", ha="center",
+                        va="center", fontsize=6, color="w")
+        fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    out.save_figure(fig, "sweep_heatmaps")
+
+
+def full() -> SweepConfig:
+    return SweepConfig()
+
+
+def quick() -> SweepConfig:
+    return SweepConfig(etas=[0.005, 0.05, 0.5], lams=[1e-4, 1e-2, 1e-1], epochs=1)
+
+
+EXPERIMENT = Experiment(
+    name="logdomain-sweep",
+    description="log-domain SGDr circuit error vs ideal SGDr over η and λ (heat map)",
+    full=full, quick=quick, run=run, references=common.REFERENCES)
