@@ -84,6 +84,32 @@ def test_l2_leak_decays_towards_reference():
     assert leak.junction_leakage(1e-15, 300.15 + 16, 300.15, 8.0) == pytest.approx(4e-15)
 
 
+def test_class_ab_pair_stores_a_signed_weight():
+    w = np.linspace(-3, 3, 13)
+    v = bc.class_ab_voltage(w, 50e-12, 1e-9, NUT)
+    ip, i_n = bc.class_ab_pair(v, 50e-12, NUT)
+    assert (ip - i_n) / 1e-9 == pytest.approx(w, abs=1e-12)
+    assert ip * i_n == pytest.approx(np.full_like(w, 50e-12 ** 2), rel=1e-9)
+
+
+def test_class_ab_leak_gives_linear_weight_decay():
+    from analogsgd.logdomain.blocks import leak
+
+    # C dV/dt = I_C with w = (I⁺ − I⁻)/I_u: dw/dt = (I⁺+I⁻)/(I_u nUT C)·I_C = −I_λ w/(C nUT)
+    c, iq, iu, i_lam = 1e-12, 50e-12, 1e-9, 0.1e-9
+
+    def rhs(t, v):
+        ip, i_n = bc.class_ab_pair(v[0], iq, NUT)
+        return [leak.l2_leak_current_ab(ip, i_n, i_lam) / c]
+
+    t_end = 2 * c * NUT / i_lam
+    sol = solve_ivp(rhs, (0, t_end), [bc.class_ab_voltage(1.5, iq, iu, NUT)], rtol=1e-11,
+                    atol=1e-14, dense_output=True)
+    t = np.linspace(0, t_end, 6)
+    ip, i_n = bc.class_ab_pair(sol.sol(t)[0], iq, NUT)
+    assert (ip - i_n) / iu == pytest.approx(1.5 * np.exp(-t * i_lam / (c * NUT)), rel=1e-7)
+
+
 def test_dac_quantisation_and_currents():
     x = np.linspace(-5, 5, 41)
     xq, clipped = sample_hold.quantise(x, 8, 4.0)

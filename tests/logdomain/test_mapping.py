@@ -63,6 +63,6 @@ def test_every_design_field_rejects_its_invalid_example():
         assert f.name in err.value.field
 
 
-def test_offset_below_unit_is_refused():
-    with pytest.raises(ConfigError, match="i_b_a"):
-        LogDomainDesign(i_b_a=0.5e-9)
+def test_weight_quiescent_above_unit_is_refused():
+    with pytest.raises(ConfigError, match="i_qw_a"):
+        LogDomainDesign(i_qw_a=2e-9)

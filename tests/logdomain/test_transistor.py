@@ -76,4 +76,4 @@ def test_design_with_too_much_current_is_refused():
     from analogsgd.logdomain.accelerator import LogDomainDesign
 
     with pytest.raises(ConfigError, match="weak-inversion"):
-        LogDomainDesign(i_u_a=50e-9, i_b_a=100e-9)
+        LogDomainDesign(i_u_a=50e-9)

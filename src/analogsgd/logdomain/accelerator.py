@@ -1,18 +1,23 @@
 """The N-feature log-domain SGDr regressor as a design object: one source of truth for sizes,
 bias currents, capacitors and supply (a later netlist generator reads the same object).
 
-Signed scheme (docs/logdomain.md §3):
+Signed scheme (docs/logdomain.md §3): every signed quantity is **pseudo-differential, class AB**.
 
-* **weights and bias are offset-coded** (class A) in one Bernoulli cell each,
-  ``I_w = I_B + w·I_u`` (so ``w > −I_B/I_u``), read against a reference ``I_B``;
-* **inputs, label and error are pseudo-differential**: ``x = (I_x⁺ − I_x⁻)/I_u``, with
-  sign-magnitude DACs for ``x`` and ``y`` (quiescent ``I_qx`` on both halves) and a translinear
-  class-AB splitter for the error (``I_e⁺ I_e⁻ = I_qe²``);
-* **four-quadrant products** combine the halves so that common modes cancel:
-  ``ŷ⁺ − ŷ⁻ = Σ (I_w − I_B)(I_x⁺ − I_x⁻)/I_u``, and the gradient drive of a cell sources
-  ``I_τ(e⁻x⁺ + e⁺x⁻)/(I_u I_w)`` and sinks ``I_τ(e⁺x⁺ + e⁻x⁻)/(I_u I_w)``, net
-  ``−I_τ I_u e x / I_w``, so that ``C n U_T dI_w/dt = −I_τ I_u e x − I_λ(I_w − I_B)``:
+* **weights and bias**: one capacitor per parameter drives a pair of storage devices in
+  antiphase (sinh-domain Bernoulli pair), ``I^± = I_qw e^{±V/(nU_T)}``, so ``I⁺I⁻ = I_qw²`` (the
+  common mode is controlled by construction) and ``w = (I⁺ − I⁻)/I_u``;
+* **inputs and label**: sign-magnitude DACs, ``x = (I_x⁺ − I_x⁻)/I_u`` with a quiescent ``I_qx``
+  on both halves; **error**: a translinear class-AB splitter, ``I_e⁺ I_e⁻ = I_qe²``;
+* **four-quadrant products** so that common modes cancel: ``ŷ⁺ − ŷ⁻ = Σ (I⁺ − I⁻)(I_x⁺ − I_x⁻)/I_u``;
+  the gradient drive sources ``I_τ(e⁻x⁺ + e⁺x⁻)/I_u`` and sinks ``I_τ(e⁺x⁺ + e⁻x⁻)/I_u`` (net
+  ``−I_τ I_u e x``), the leak ``−I_λ(I⁺ − I⁻)``, and a divider by ``I⁺ + I⁻`` linearises the pair:
+  ``I_C = −I_u (I_τ e x + I_λ w)/(I⁺ + I⁻)`` gives
   ``dw/dt = −(I_τ/(C n U_T)) (e x + (I_λ/I_τ) w)``.
+
+An offset-coded (class-A) weight ``I_w = I_B + w I_u`` was the first version: its offset current
+must be cancelled by mismatched multipliers, so Pelgrom mismatch of a few % of ``I_B`` became
+weight errors of ~0.1–0.3 (mean Monte-Carlo error ≈ 60 % on diabetes); the class-AB pair makes
+mismatch errors proportional to ``w`` instead.
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ class LogDomainDesign(Config):
     c_w_f: float = param(10e-12, "C: storage capacitor of each weight, F", Interval(1e-15, 1e-9))
     c_density_f_per_um2: float = param(2e-15, "capacitor density (MIM), F/µm²", POSITIVE)
     i_u_a: float = param(1e-9, "I_u: unit current, w = 1 ↔ I_u, A", Interval(1e-13, 1e-6))
-    i_b_a: float = param(2e-9, "I_B: weight offset current, w = 0 ↔ I_B, A", Interval(1e-13, 1e-6))
+    i_qw_a: float = param(50e-12, "I_qw: quiescent current of each weight half (I⁺I⁻ = I_qw²), A",
+                          Interval(1e-15, 1e-6))
     i_tau_a: float = param(50e-12, "I_τ: integrator bias current at T_nom, A", Interval(1e-15, 1e-6))
     i_qx_a: float = param(20e-12, "I_qx: quiescent current of each input/label half, A",
                           Interval(1e-15, 1e-6))
@@ -74,9 +80,9 @@ class LogDomainDesign(Config):
     t_hold_nom_s: float = param(100e-6, "hold time when eta_knob = 'i_tau', s", POSITIVE)
 
     def check_invariants(self) -> None:
-        if self.i_b_a < self.i_u_a:
-            raise ConfigError("LogDomainDesign.i_b_a", self.i_b_a, f">= i_u_a = {self.i_u_a:g}",
-                              "The offset must allow weights down to at least −1.")
+        if self.i_qw_a >= self.i_u_a:
+            raise ConfigError("LogDomainDesign.i_qw_a", self.i_qw_a, f"< i_u_a = {self.i_u_a:g}",
+                              "The weight halves' quiescent current must be below the unit current.")
         violations = self.operating_violations()
         if violations:
             v = violations[0]
@@ -96,11 +102,6 @@ class LogDomainDesign(Config):
     def n_ut_v(self) -> float:
         """n·U_T at the operating temperature, V."""
         return self.mos.n * thermal_voltage(self.temp_k)
-
-    @property
-    def w_min(self) -> float:
-        """Most negative representable weight, −I_B/I_u (the cell current reaches 0)."""
-        return -self.i_b_a / self.i_u_a
 
     @property
     def c_node_f(self) -> float:
@@ -132,7 +133,7 @@ class LogDomainDesign(Config):
         ``w_max`` is the largest weight magnitude the design is meant to hold.
         """
         out = []
-        i_cell = self.i_b_a + w_max * self.i_u_a
+        i_cell = self.i_qw_a + w_max * self.i_u_a
         i_x = self.x_full_scale * self.i_u_a + self.i_qx_a
         checks = [("storage", i_cell, "storage"), ("translinear", max(i_cell, i_x), "translinear"),
                   ("dac", i_x, "dac")]
@@ -157,7 +158,8 @@ class LogDomainDesign(Config):
             "bernoulli_cell": c["bernoulli_cell"],
             "forward_multipliers (4 quadrants)": 4 * c["multiplier"],
             "gradient_multiplier_dividers (4 quadrants)": 4 * c["multiplier_divider"],
-            "sink_mirror": c["mirror"],
+            "sink_mirrors": 2 * c["mirror"],
+            "sum_divider (I⁺ + I⁻)": c["multiplier"],
             "l2_leak": c["leak"],
             "readout": c["readout"],
             "input_dac": sample_hold.transistors(self.dac_bits),
@@ -170,7 +172,6 @@ class LogDomainDesign(Config):
         return {"label_dac": sample_hold.transistors(self.dac_bits),
                 "error_splitter": c["class_ab_splitter"],
                 "error_fanout_mirrors": 4 * c["mirror"],
-                "reference_cell": c["bernoulli_cell"],
                 "bias_generator": 10}
 
     def bias_currents_per_weight(self, x_rms: float = 1.0, e_rms: float = 0.5,

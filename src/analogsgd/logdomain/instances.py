@@ -20,8 +20,7 @@ from .blocks import sample_hold
 from .blocks.mirror import mirror_gain
 from .blocks.translinear import SIGNS_4, SIGNS_6, loop_gain
 from .mapping import circuit_values
-from .transistor import (celsius_to_kelvin, draw_mismatch, pelgrom_sigmas, specific_current,
-                         thermal_voltage, vt0_at)
+from .transistor import celsius_to_kelvin, draw_mismatch, pelgrom_sigmas, thermal_voltage
 
 
 @dataclass(frozen=True)
@@ -29,11 +28,11 @@ class CircuitParams:
     """Arrays describing M circuit instances of a P-parameter regressor (bias last)."""
 
     n_ut: np.ndarray      # (M, 1) n·U_T, V
-    i_s: np.ndarray       # (M, P) I = i_s·exp(V/n_ut) + i_floor
+    i_s_pos: np.ndarray   # (M, P) I⁺ = i_s_pos·exp(+V/n_ut) + i_floor
+    i_s_neg: np.ndarray   # (M, P) I⁻ = i_s_neg·exp(−V/n_ut) + i_floor
     i_floor: float
     c_f: np.ndarray       # (M, P)
     i_u: float
-    i_ref: np.ndarray     # (M, P) reference I_B as copied to each cell
     i_tau: np.ndarray     # (M, P)
     i_lambda: np.ndarray  # (M, P) (0 for the bias)
     i_leak: np.ndarray    # (M, P)
@@ -42,10 +41,10 @@ class CircuitParams:
     lam: np.ndarray       # (M,)
     i_qx: float
     i_qe: float
-    g_fwd_pos: np.ndarray  # (M, P) multiplier I_w·x⁺ → ŷ⁺
-    g_fwd_neg: np.ndarray  # (M, P) multiplier I_w·x⁻ → ŷ⁻
-    g_ref_pos: np.ndarray  # (M, P) multiplier I_B·x⁻ → ŷ⁺
-    g_ref_neg: np.ndarray  # (M, P) multiplier I_B·x⁺ → ŷ⁻
+    g_pp: np.ndarray       # (M, P) multiplier I⁺·x⁺ → ŷ⁺
+    g_pn: np.ndarray       # (M, P) multiplier I⁺·x⁻ → ŷ⁻
+    g_np: np.ndarray       # (M, P) multiplier I⁻·x⁺ → ŷ⁻
+    g_nn: np.ndarray       # (M, P) multiplier I⁻·x⁻ → ŷ⁺
     g_y_pos: np.ndarray    # (M,)
     g_y_neg: np.ndarray    # (M,)
     g_e_pos: np.ndarray    # (M,)
@@ -54,10 +53,10 @@ class CircuitParams:
     g_b: np.ndarray        # (M, P) source e⁺x⁻
     g_c: np.ndarray        # (M, P) sink e⁺x⁺
     g_d: np.ndarray        # (M, P) sink e⁻x⁻
-    g_leak_sink: np.ndarray     # (M, P)
-    g_leak_restore: np.ndarray  # (M, P)
-    g_read: np.ndarray     # (M, P)
-    g_read_ref: np.ndarray  # (M, P)
+    g_leak_pos: np.ndarray  # (M, P) divider I_λ I⁺/(I⁺+I⁻) (sink)
+    g_leak_neg: np.ndarray  # (M, P) divider I_λ I⁻/(I⁺+I⁻) (source)
+    g_read_pos: np.ndarray  # (M, P)
+    g_read_neg: np.ndarray  # (M, P)
     dac_err_x: np.ndarray | None  # (M, N, bits-1) or None
     dac_err_y: np.ndarray | None  # (M, bits-1) or None
     dac_bits: int
@@ -67,7 +66,7 @@ class CircuitParams:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.i_s.shape
+        return self.i_s_pos.shape
 
     def take(self, idx) -> "CircuitParams":
         """The instances ``idx`` (a slice or index array) as a new CircuitParams."""
@@ -125,22 +124,21 @@ def build_instances(design: LogDomainDesign, n_features: int, eta, lam, *, temp_
         nu = n_ut.reshape((M,) + (1,) * (len(shape) - 1))
         return mirror_gain(dv, db, nu)
 
-    g_fp, g_fn, g_rp, g_rn = (loops(4, SIGNS_4) for _ in range(4))
+    g_pp, g_pn, g_np, g_nn = (loops(4, SIGNS_4) for _ in range(4))
     g_a, g_b, g_c, g_d = (loops(6, SIGNS_6) for _ in range(4))
     g_c = g_c * mirrors((M, P))  # the sink path goes through one more mirror
     g_d = g_d * mirrors((M, P))
-    g_ls = mirrors((M, P))
-    g_lr = loops(4, SIGNS_4)
-    g_ref = mirrors((M, P))
-    g_rd, g_rdr = mirrors((M, P)), mirrors((M, P))
+    g_lp = loops(4, SIGNS_4) * mirrors((M, P))  # the sinking divider's output is mirrored
+    g_ln = loops(4, SIGNS_4)
+    g_rp, g_rn = mirrors((M, P)), mirrors((M, P))
     g_yp, g_yn = mirrors((M, 1))[:, 0], mirrors((M, 1))[:, 0]
     g_ep, g_en = mirrors((M, 1))[:, 0], mirrors((M, 1))[:, 0]
 
-    dv_s, db_s = draw((M, P), design.w_storage_um, design.l_storage_um)
-    ispec = np.stack([specific_current(mos, design.w_storage_um, design.l_storage_um, tk)
-                      for tk in temp_k])[:, None]
-    vt = np.array([vt0_at(mos, tk) for tk in temp_k])[:, None] + dv_s
-    i_s = ispec * (1 + db_s) * np.exp(-vt / n_ut)
+    # the pair's halves at V = 0 carry I_qw times their mismatch (ΔV_T, δβ of each storage device)
+    dv_p, db_p = draw((M, P), design.w_storage_um, design.l_storage_um)
+    dv_n, db_n = draw((M, P), design.w_storage_um, design.l_storage_um)
+    i_s_pos = design.i_qw_a * (1 + db_p) * np.exp(-dv_p / n_ut)
+    i_s_neg = design.i_qw_a * (1 + db_n) * np.exp(-dv_n / n_ut)
 
     dac_x = dac_y = None
     if mismatch:
@@ -153,11 +151,12 @@ def build_instances(design: LogDomainDesign, n_features: int, eta, lam, *, temp_
         design.i_leak_a, temp_k, celsius_to_kelvin(27.0), design.leak_doubling_k)[:, None],
         (M, P)).copy()
     return CircuitParams(
-        n_ut=n_ut, i_s=i_s, i_floor=design.i_floor_a, c_f=np.full((M, P), design.c_w_f),
-        i_u=design.i_u_a, i_ref=design.i_b_a * g_ref, i_tau=i_tau, i_lambda=i_lam, i_leak=i_leak,
+        n_ut=n_ut, i_s_pos=i_s_pos, i_s_neg=i_s_neg, i_floor=design.i_floor_a,
+        c_f=np.full((M, P), design.c_w_f),
+        i_u=design.i_u_a, i_tau=i_tau, i_lambda=i_lam, i_leak=i_leak,
         hold_s=hold, eta=eta, lam=lam, i_qx=design.i_qx_a, i_qe=design.i_qe_a,
-        g_fwd_pos=g_fp, g_fwd_neg=g_fn, g_ref_pos=g_rp, g_ref_neg=g_rn, g_y_pos=g_yp,
+        g_pp=g_pp, g_pn=g_pn, g_np=g_np, g_nn=g_nn, g_y_pos=g_yp,
         g_y_neg=g_yn, g_e_pos=g_ep, g_e_neg=g_en, g_a=g_a, g_b=g_b, g_c=g_c, g_d=g_d,
-        g_leak_sink=g_ls, g_leak_restore=g_lr, g_read=g_rd, g_read_ref=g_rdr,
+        g_leak_pos=g_lp, g_leak_neg=g_ln, g_read_pos=g_rp, g_read_neg=g_rn,
         dac_err_x=dac_x, dac_err_y=dac_y, dac_bits=design.dac_bits,
         x_full_scale=design.x_full_scale, adc_bits=design.adc_bits, noise=noise)

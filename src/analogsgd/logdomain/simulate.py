@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import Config, Interval, OneOf, param
-from .circuit_ode import hold_inputs, initial_voltages, read_weights, stiffness, vector_field
+from .circuit_ode import cell_currents, hold_inputs, initial_voltages, read_weights, stiffness, vector_field
 from .instances import CircuitParams
 from .integrators import ALL_INTEGRATORS, get_integrator
 from .transistor import ELEMENTARY_CHARGE_C
@@ -38,8 +38,8 @@ class SolverConfig(Config):
 @dataclass
 class SimResult:
     weights: np.ndarray      # (S+1, M, P) read-out weights after each hold (row 0: reset)
-    i_max: np.ndarray        # (M, P) largest cell current reached, A
-    i_min: np.ndarray        # (M, P) smallest cell current reached, A
+    i_max: np.ndarray        # (M, P) largest storage-device current reached (either half), A
+    i_min: np.ndarray        # (M, P) smallest storage-device current reached, A
     v_final: np.ndarray      # (M, P)
     substeps: int            # substeps taken in total (per instance)
 
@@ -56,8 +56,8 @@ def simulate(params: CircuitParams, X: np.ndarray, Y: np.ndarray, solver: Solver
     out = np.empty((S + 1,) + v.shape)
     out[0] = read_weights(params, v)
     hold = params.hold_s[:, None]
-    i_max = np.exp(v / params.n_ut) * params.i_s
-    i_min = i_max.copy()
+    i_max = np.maximum(*cell_currents(params, v)[:2])
+    i_min = np.minimum(*cell_currents(params, v)[:2])
     total = 0
     q_over_c2 = ELEMENTARY_CHARGE_C / params.c_f ** 2
     for k in range(S):
@@ -77,13 +77,13 @@ def simulate(params: CircuitParams, X: np.ndarray, Y: np.ndarray, solver: Solver
             if params.noise:
                 v = v + np.sqrt(q_over_c2 * absb * h) * rng.standard_normal(v.shape)
         total += K
-        i_now = params.i_s * np.exp(v / params.n_ut)
-        np.maximum(i_max, i_now, out=i_max)
-        np.minimum(i_min, i_now, out=i_min)
+        ip, i_n, _, _ = cell_currents(params, v)
+        np.maximum(i_max, np.maximum(ip, i_n), out=i_max)
+        np.minimum(i_min, np.minimum(ip, i_n), out=i_min)
         out[k + 1] = read_weights(params, v)
         if progress is not None:
             progress.advance()
-    return SimResult(out, i_max + params.i_floor, i_min + params.i_floor, v, total)
+    return SimResult(out, i_max, i_min, v, total)
 
 
 def simulate_lsoda(params: CircuitParams, X: np.ndarray, Y: np.ndarray, rtol: float = 1e-8,

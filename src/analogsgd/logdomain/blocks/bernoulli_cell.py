@@ -13,6 +13,13 @@ Primitives (reference §2.4):
 * Bernoulli form ``I_C = I_ext − I``: ``dI/dt = I (I_ext − I)/(C n U_T)``, solved with ``z = 1/I``:
   ``I(t) = I_ext / (1 + (I_ext/I_0 − 1) e^{−I_ext t/(C n U_T)})``.
 
+**Class-AB (sinh-domain) pair** used for signed weights (Frey 1993; Punzenberger & Enz 1998):
+one capacitor voltage V drives two devices in antiphase, ``I^± = I_q e^{±V/(n U_T)}``, so
+``I⁺I⁻ = I_q²`` (geometric-mean common-mode control built in) and
+``w = (I⁺ − I⁻)/I_u = (2 I_q/I_u) sinh(V/(n U_T))``. With ``C dV/dt = I_C``,
+``dw/dt = (I⁺ + I⁻)/(I_u n U_T C) · I_C``: a capacitor current ``I_C = I_u J/(I⁺ + I⁻)`` (a
+translinear divider by the sum) integrates ``dw/dt = J/(C n U_T)`` linearly.
+
 An off-current floor ``I_floor`` (sub-threshold leakage of the device) keeps the current from
 vanishing when ``V_C`` falls: ``I = I_s e^{V_C/(n U_T)} + I_floor``.
 """
@@ -21,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-#: storage transistor + reset switch (the capacitor is counted separately)
-TRANSISTORS = 2
+#: class-AB pair: two storage transistors driven in antiphase from one capacitor + reset switch
+TRANSISTORS = 3
 CAPACITORS = 1
 
 
@@ -54,3 +61,14 @@ def leak_decay(i0, i_lambda, c_f, n_ut, t):
 def bernoulli_logistic(i0, i_ext, c_f, n_ut, t):
     """Closed form of C n U_T dI/dt = I (I_ext − I) (Bernoulli ODE via z = 1/I)."""
     return i_ext / (1.0 + (i_ext / i0 - 1.0) * np.exp(-i_ext * np.asarray(t) / (c_f * n_ut)))
+
+
+def class_ab_pair(v_c, i_q, n_ut, i_floor=0.0):
+    """(I⁺, I⁻) = (I_q e^{V/(nU_T)}, I_q e^{−V/(nU_T)}) + I_floor (A)."""
+    x = np.asarray(v_c) / n_ut
+    return i_q * np.exp(x) + i_floor, i_q * np.exp(-x) + i_floor
+
+
+def class_ab_voltage(w, i_q, i_u, n_ut):
+    """V storing weight w in a class-AB pair: n U_T asinh(w I_u/(2 I_q))."""
+    return n_ut * np.arcsinh(np.asarray(w) * i_u / (2.0 * i_q))

@@ -1,0 +1,179 @@
+"""logdomain-montecarlo: the error under Pelgrom mismatch at temperature corners, and the
+leakage drift of the volatile weight memory with training stopped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import Config, Interval, NumberList, POSITIVE_INT, param
+from ..logdomain import datasets as ds
+from ..logdomain.accelerator import LogDomainDesign
+from ..logdomain.blocks import leak as leak_block
+from ..logdomain.circuit_ode import read_weights
+from ..logdomain.instances import build_instances
+from ..logdomain.simulate import SolverConfig
+from ..logdomain.transistor import celsius_to_kelvin
+from ..rng import child_seeds, numpy_generator
+from . import _logdomain_common as common
+from .base import Experiment, RunContext
+
+
+@dataclass(frozen=True)
+class MonteCarloConfig(Config):
+    dataset: str = param("diabetes", "dataset")
+    eta: float = param(0.02, "η", Interval(0.0, None, low_open=True))
+    lam: float = param(1e-3, "λ", Interval(0.0, None))
+    epochs: int = param(1, "passes over the data", POSITIVE_INT)
+    temps_c: list = param([-20.0, 27.0, 85.0], "temperature corners, °C", NumberList(Interval(-55, 150)))
+    instances: list = param([1000, 1000, 1000], "mismatch instances per corner",
+                            NumberList(Interval(1, 100000, integer=True)))
+    non_ptat_instances: int = param(200, "instances per corner with non-PTAT bias (0: skip)",
+                                    Interval(0, 100000, integer=True))
+    hold_times_s: list = param(list(np.logspace(-3, 3, 25)), "retention times after training, s",
+                               NumberList(Interval(0.0, None, low_open=True)))
+    design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design")
+    solver: SolverConfig = param(SolverConfig(), "integrator settings")
+
+    def check_invariants(self) -> None:
+        from ..errors import ConfigError
+
+        if len(self.instances) != len(self.temps_c):
+            raise ConfigError("MonteCarloConfig.instances", self.instances,
+                              f"a list as long as temps_c ({len(self.temps_c)})")
+
+
+def _stats(x: np.ndarray) -> dict:
+    return {"mean": float(x.mean()), "p99": float(np.percentile(x, 99)), "max": float(x.max()),
+            "median": float(np.median(x)), "fraction_below_0p87": float((x < 0.87).mean()),
+            "n": int(x.size)}
+
+
+def run(config: MonteCarloConfig, ctx: RunContext) -> dict:
+    seeds = child_seeds(ctx.seed, 2 * len(config.temps_c) + 1)
+    data_rng = numpy_generator(seeds[-1])
+    data = ds.make(config.dataset, data_rng, 300)
+    X, Y = ds.stream(data, config.epochs, data_rng)
+    corners, all_err, rows, drift_curves = {}, [], [], {"hold_time_s": config.hold_times_s}
+    lsb8 = None
+    for c, (temp, n) in enumerate(zip(config.temps_c, config.instances)):
+        rng = numpy_generator(seeds[c])
+        res = common.run_batch(config.design, X, Y, config.eta, config.lam, temp_c=np.full(n, temp),
+                               mismatch=True, noise=True, rng=rng, solver=config.solver,
+                               progress=ctx.progress, description=f"MC {temp:g} °C")
+        err = res.vs_ideal
+        all_err.append(err)
+        st = _stats(err)
+        # retention: training stopped (I_τ = I_λ = 0); the junction leakage discharges C linearly
+        p = build_instances(config.design, X.shape[1], config.eta, config.lam,
+                            temp_c=np.full(n, temp), mismatch=True, noise=False,
+                            rng=numpy_generator(seeds[c]))
+        w0 = read_weights(p, res.sim.v_final)
+        fs = float(np.abs(res.ideal).max())
+        lsb8 = 2 * fs / 256
+        i_leak = float(leak_block.junction_leakage(config.design.i_leak_a, celsius_to_kelvin(temp),
+                                                   celsius_to_kelvin(27.0), config.design.leak_doubling_k))
+        drift_max = []
+        for t in config.hold_times_s:
+            w_t = read_weights(p, res.sim.v_final - i_leak * t / config.design.c_w_f)
+            drift_max.append(float(np.abs(w_t - w0).max()))
+        drift_max = np.array(drift_max)
+        t_lsb = _crossing(np.array(config.hold_times_s), drift_max, lsb8)
+        drift_curves[f"max_drift_{temp:g}C"] = drift_max / fs
+        st.update({"temp_c": temp, "i_leak_a": i_leak, "retention_to_8bit_lsb_s": t_lsb,
+                   "drift_at_1s_of_full_scale": float(np.interp(0.0, np.log10(config.hold_times_s),
+                                                                drift_max)) / fs})
+        corners[f"{temp:g}C"] = st
+        rows.append([f"{temp:g}", "PTAT", n, st["mean"], st["median"], st["p99"], st["max"],
+                     st["fraction_below_0p87"], t_lsb])
+        ctx.out.write_curves(f"mc_errors_{temp:g}C", {"mse_vs_ideal_pct": err})
+    if config.non_ptat_instances > 0:
+        d2 = config.design.replace(ptat_bias=False)
+        for c, temp in enumerate(config.temps_c):
+            rng = numpy_generator(seeds[len(config.temps_c) + c])
+            res = common.run_batch(d2, X, Y, config.eta, config.lam,
+                                   temp_c=np.full(config.non_ptat_instances, temp), mismatch=True,
+                                   noise=True, rng=rng, solver=config.solver, progress=ctx.progress,
+                                   description=f"MC non-PTAT {temp:g} °C")
+            st = _stats(res.vs_ideal)
+            corners[f"{temp:g}C_non_ptat"] = st
+            rows.append([f"{temp:g}", "constant", config.non_ptat_instances, st["mean"], st["median"],
+                         st["p99"], st["max"], st["fraction_below_0p87"], "—"])
+    ctx.out.write_curves("retention_drift", drift_curves)
+    errs = np.concatenate(all_err)
+    overall = _stats(errs)
+    _plot(ctx.out, config, all_err, drift_curves, lsb8)
+    summary = {
+        "mse_vs_ideal_pct_mean": overall["mean"], "mse_vs_ideal_pct_p99": overall["p99"],
+        "mse_vs_ideal_pct_worst": overall["max"], "fraction_below_0p87": overall["fraction_below_0p87"],
+        "instances": overall["n"], "temps_c": config.temps_c, "eta": config.eta, "lambda": config.lam,
+        "retention_to_8bit_lsb_s": {k: v["retention_to_8bit_lsb_s"] for k, v in corners.items()
+                                    if "retention_to_8bit_lsb_s" in v},
+    }
+    table = common.markdown_table(["T (°C)", "bias", "instances", "mean (%)", "median (%)", "p99 (%)",
+                                   "worst (%)", "frac < 0.87 %", "retention to 1 LSB₈ (s)"], rows)
+    ctx.out.write_report(
+        f"# logdomain-montecarlo\n\n{config.dataset}, η = {config.eta:g}, λ = {config.lam:g}, "
+        f"{len(X)} samples; Pelgrom mismatch on every transistor (A_VT = "
+        f"{config.design.mos.a_vt_v_um * 1e3:g} mV·µm), DAC bit mismatch, shot noise. Error: circuit "
+        f"vs ideal CT SGDr.\n\n{table}\n\nOver all PTAT-biased instances: mean {overall['mean']:.3g} %, "
+        f"p99 {overall['p99']:.3g} %, worst {overall['max']:.3g} %.\n\nRetention: with training stopped "
+        f"the storage node's junction leakage discharges C at I_leak/C; the column gives the hold time "
+        f"after which the largest weight drift reaches one 8-bit LSB of the full scale (2F/256).\n\n"
+        f"{common.METRIC_TEXT}\n")
+    return {"summary": summary, "corners": corners}
+
+
+def _crossing(t, drift, level):
+    above = np.nonzero(drift >= level)[0]
+    if len(above) == 0:
+        return float("inf")
+    k = above[0]
+    if k == 0:
+        return float(t[0])
+    lt, ld = np.log(t[k - 1:k + 1]), np.log(np.maximum(drift[k - 1:k + 1], 1e-300))
+    return float(np.exp(lt[0] + (np.log(level) - ld[0]) * (lt[1] - lt[0]) / (ld[1] - ld[0])))
+
+
+def _plot(out, config, all_err, drift, lsb8):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
+    lo = min(e.min() for e in all_err)
+    hi = max(e.max() for e in all_err)
+    bins = np.logspace(np.log10(lo) - 0.1, np.log10(max(hi, 0.9)) + 0.1, 50)
+    for temp, e in zip(config.temps_c, all_err):
+        a.hist(e, bins=bins, histtype="step", label=f"{temp:g} °C")
+    a.axvline(0.87, color="k", ls="--", lw=1, label="0.87 %")
+    a.set_xscale("log")
+    a.set_xlabel("mse vs ideal CT (%)")
+    a.set_ylabel("instances")
+    a.legend(fontsize=8)
+    for k, v in drift.items():
+        if k != "hold_time_s":
+            b.loglog(drift["hold_time_s"], np.maximum(v, 1e-12), label=k.replace("max_drift_", ""))
+    fs_lsb = 2 / 256
+    b.axhline(fs_lsb, color="k", ls="--", lw=1, label="8-bit LSB")
+    b.set_xlabel("hold time with training stopped (s)")
+    b.set_ylabel("max |Δw| / full scale")
+    b.legend(fontsize=8)
+    fig.tight_layout()
+    out.save_figure(fig, "montecarlo")
+
+
+def full() -> MonteCarloConfig:
+    return MonteCarloConfig()
+
+
+def quick() -> MonteCarloConfig:
+    return MonteCarloConfig(instances=[300, 1000, 300], non_ptat_instances=50)
+
+
+EXPERIMENT = Experiment(
+    name="logdomain-montecarlo",
+    description="log-domain SGDr circuit error under mismatch and temperature; memory retention",
+    full=full, quick=quick, run=run, references=common.REFERENCES)
