@@ -177,14 +177,16 @@ class LogDomainDesign(Config):
     def bias_currents_per_weight(self, x_rms: float = 1.0, e_rms: float = 0.5,
                                  w_rms: float = 0.5) -> dict[str, float]:
         """Supply currents of one weight slice at typical signal levels (A)."""
-        i_w = self.i_b_a + w_rms * self.i_u_a
+        # class-AB pair: I⁺ + I⁻ = √(w²I_u² + 4I_qw²)
+        i_w = (w_rms ** 2 * self.i_u_a ** 2 + 4 * self.i_qw_a ** 2) ** 0.5
         i_x = x_rms * self.i_u_a + 2 * self.i_qx_a
         i_e = e_rms * self.i_u_a + 2 * self.i_qe_a
-        # every loop device carries its branch current; a 4-T loop ~ its four branches
-        fwd = 2 * (i_w + i_x + self.i_u_a) + 2 * (self.i_b_a + i_x + self.i_u_a)
-        grad = 4 * (self.i_tau_a + i_e + i_x + self.i_u_a + i_w) / 2  # halves split the signals
-        return {"storage_cell": i_w, "forward_multipliers": fwd, "gradient_multiplier_dividers": grad,
-                "l2_leak": self.i_tau_a + self.i_b_a + i_w,  # sink ≤ I_τ (λ ≤ 1), divider I_B, I_w "readout": i_w + self.i_b_a,
+        # each loop carries its input and output branch currents; the 4 quadrants share halves
+        return {"storage_pair": i_w,
+                "forward_multipliers": 2 * (i_w + i_x + self.i_u_a),
+                "gradient_multiplier_dividers": 2 * (self.i_tau_a + i_e + i_x + self.i_u_a + i_w),
+                "l2_leak": self.i_tau_a + 2 * i_w,  # I_λ ≤ I_τ (λ ≤ 1) and the pair's copies
+                "readout": i_w,
                 "input_dac": i_x}
 
     def capacitor_area_um2(self) -> float:
