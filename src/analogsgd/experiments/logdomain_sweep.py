@@ -103,7 +103,7 @@ def _heatmaps(out, config, *maps):
     titles = ["circuit vs ideal CT (%)", "circuit vs discrete (%)", "ideal CT vs discrete (%)"]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for ax, m, t in zip(axes, maps, titles):
-        shown = np.where(np.isfinite(m), m, np.nan)
+        shown = np.where(np.isfinite(m) & (m < 1e6), m, np.nan)
         im = ax.imshow(shown.T, origin="lower", aspect="auto", cmap="viridis",
                        norm=LogNorm(vmin=max(np.nanmin(shown), 1e-6), vmax=max(np.nanmax(shown), 1e-5)))
         ax.set_xticks(range(len(config.etas)), [f"{e:g}" for e in config.etas], rotation=45, fontsize=7)
@@ -113,8 +113,9 @@ def _heatmaps(out, config, *maps):
         ax.set_title(t, fontsize=9)
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
-                ax.text(i, j, f"{m[i, j]:.2g}" if np.isfinite(m[i, j]) else "div", ha="center",
-                        va="center", fontsize=6, color="w")
+                ok = np.isfinite(m[i, j]) and m[i, j] < 1e6
+                ax.text(i, j, f"{m[i, j]:.2g}" if ok else "div.", ha="center", va="center",
+                        fontsize=6, color="w" if ok else "k")
         fig.colorbar(im, ax=ax)
     fig.tight_layout()
     out.save_figure(fig, "sweep_heatmaps")
