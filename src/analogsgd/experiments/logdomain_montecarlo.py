@@ -31,6 +31,8 @@ class MonteCarloConfig(Config):
                             NumberList(Interval(1, 100000, integer=True)))
     non_ptat_instances: int = param(200, "instances per corner with non-PTAT bias (0: skip)",
                                     Interval(0, 100000, integer=True))
+    unchopped_instances: int = param(300, "instances at 27 °C without gradient chopping (0: skip)",
+                                     Interval(0, 100000, integer=True))
     variant_device_um: float = param(10.0, "W = L of translinear/mirror devices in the large-device "
                                      "variant, µm", Interval(0.1, 100.0))
     variant_i_u_a: float = param(10e-9, "I_u of the large-device variant (keeps the settling time), A",
@@ -106,6 +108,16 @@ def run(config: MonteCarloConfig, ctx: RunContext) -> dict:
             corners[f"{temp:g}C_non_ptat"] = st
             rows.append([f"{temp:g}", "constant", config.non_ptat_instances, st["mean"], st["median"],
                          st["p99"], st["max"], st["fraction_below_0p87"], "—"])
+    if config.unchopped_instances > 0:
+        du = config.design.replace(chop_gradient=False)
+        res = common.run_batch(du, X, Y, config.eta, config.lam,
+                               temp_c=np.full(config.unchopped_instances, config.design.temp_c),
+                               mismatch=True, noise=True, rng=numpy_generator(seeds[0] ^ 0xC0FFEE),
+                               solver=config.solver, progress=ctx.progress, description="MC unchopped")
+        st = _stats(res.vs_ideal)
+        corners["unchopped"] = st
+        rows.append([f"{config.design.temp_c:g}", "PTAT, no chopping", config.unchopped_instances,
+                     st["mean"], st["median"], st["p99"], st["max"], st["fraction_below_0p87"], "—"])
     variant = None
     if config.variant_instances > 0:
         dv = config.design.replace(w_tl_um=config.variant_device_um, l_tl_um=config.variant_device_um,
@@ -127,6 +139,8 @@ def run(config: MonteCarloConfig, ctx: RunContext) -> dict:
     summary = {
         "mse_vs_ideal_pct_mean": overall["mean"], "mse_vs_ideal_pct_p99": overall["p99"],
         "mse_vs_ideal_pct_worst": overall["max"], "fraction_below_0p87": overall["fraction_below_0p87"],
+        "chop_gradient": config.design.chop_gradient,
+        "unchopped": corners.get("unchopped"),
         "instances": overall["n"], "temps_c": config.temps_c, "eta": config.eta, "lambda": config.lam,
         "large_device_variant": variant,
         "retention_to_8bit_lsb_s": {k: v["retention_to_8bit_lsb_s"] for k, v in corners.items()
@@ -141,7 +155,10 @@ def run(config: MonteCarloConfig, ctx: RunContext) -> dict:
         f"{config.design.l_tl_um:g} µm unless stated), DAC bit mismatch, shot noise. Error: circuit "
         f"vs ideal CT SGDr. The gradient multiplier/dividers dominate: their four quadrant paths "
         f"have independent gains, so the source and sink halves of the update do not cancel exactly "
-        f"and the fixed point moves; the error scales as σ(ΔV_T)² ∝ 1/(WL).\n\n{table}\n\nOver all PTAT-biased instances: mean {overall['mean']:.3g} %, "
+        f"and the fixed point moves; the error scales as σ(ΔV_T)² ∝ 1/(WL). Chopping (dynamic element "
+        f"matching: the four paths rotate through the quadrant roles hold by hold; design field "
+        f"chop_gradient = {config.design.chop_gradient}) cancels that to first order; the "
+        f"'no chopping' row shows the design without it.\n\n{table}\n\nOver all PTAT-biased instances: mean {overall['mean']:.3g} %, "
         f"p99 {overall['p99']:.3g} %, worst {overall['max']:.3g} %.\n\nRetention: with training stopped "
         f"the storage node's junction leakage discharges C at I_leak/C; the column gives the hold time "
         f"after which the largest weight drift reaches one 8-bit LSB of the full scale (2F/256).\n\n"
@@ -194,7 +211,8 @@ def full() -> MonteCarloConfig:
 
 
 def quick() -> MonteCarloConfig:
-    return MonteCarloConfig(instances=[300, 1000, 300], non_ptat_instances=50, variant_instances=200)
+    return MonteCarloConfig(instances=[300, 1000, 300], non_ptat_instances=50, variant_instances=100,
+                            unchopped_instances=100)
 
 
 EXPERIMENT = Experiment(

@@ -76,6 +76,8 @@ class LogDomainDesign(Config):
                                  Interval(1.0, 1e3))
     t_hold_max_s: float = param(1.0, "longest hold time per sample, s", POSITIVE)
     ptat_bias: bool = param(True, "I_τ and I_λ proportional to absolute temperature", IsBool())
+    chop_gradient: bool = param(True, "rotate the four gradient paths through the quadrant roles "
+                                "hold by hold (dynamic element matching)", IsBool())
     eta_knob: str = param("hold_time", "circuit value that sets η", OneOf(("hold_time", "i_tau")))
     t_hold_nom_s: float = param(100e-6, "hold time when eta_knob = 'i_tau', s", POSITIVE)
 
@@ -164,6 +166,9 @@ class LogDomainDesign(Config):
             "readout": c["readout"],
             "input_dac": sample_hold.transistors(self.dac_bits),
             "input_fanout_mirrors": 2 * c["mirror"],
+            # chopping: 4 switches per gradient path to route its (e, x) halves to the role of
+            # the hold; the capacitor-polarity swap is shared by the pair
+            "chopper_switches": 16 if self.chop_gradient else 0,
         }
 
     def transistors_shared(self) -> dict[str, int]:

@@ -63,6 +63,21 @@ class CircuitParams:
     x_full_scale: float
     adc_bits: int
     noise: bool
+    chop: bool = False
+
+    def chopped(self, k: int) -> "CircuitParams":
+        """The parameters during hold ``k`` when the gradient paths are chopped.
+
+        Dynamic element matching: the four physical multiplier/divider paths (each a loop and
+        its output mirror) rotate through the four quadrant roles (source e⁻x⁺, source e⁺x⁻,
+        sink e⁺x⁺, sink e⁻x⁻) from one hold to the next, with the capacitor and input
+        polarities swapped accordingly, so that every role sees the mean path gain over four holds.
+        """
+        if not self.chop:
+            return self
+        g = (self.g_a, self.g_b, self.g_c, self.g_d)
+        r = k % 4
+        return replace(self, g_a=g[r], g_b=g[(r + 1) % 4], g_c=g[(r + 2) % 4], g_d=g[(r + 3) % 4])
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -159,4 +174,5 @@ def build_instances(design: LogDomainDesign, n_features: int, eta, lam, *, temp_
         g_y_neg=g_yn, g_e_pos=g_ep, g_e_neg=g_en, g_a=g_a, g_b=g_b, g_c=g_c, g_d=g_d,
         g_leak_pos=g_lp, g_leak_neg=g_ln, g_read_pos=g_rp, g_read_neg=g_rn,
         dac_err_x=dac_x, dac_err_y=dac_y, dac_bits=design.dac_bits,
-        x_full_scale=design.x_full_scale, adc_bits=design.adc_bits, noise=noise)
+        x_full_scale=design.x_full_scale, adc_bits=design.adc_bits, noise=noise,
+        chop=design.chop_gradient)

@@ -60,10 +60,12 @@ def simulate(params: CircuitParams, X: np.ndarray, Y: np.ndarray, solver: Solver
     i_min = np.minimum(*cell_currents(params, v)[:2])
     total = 0
     q_over_c2 = ELEMENTARY_CHARGE_C / params.c_f ** 2
+    base = params
     for k in range(S):
+        params = base.chopped(k)
         inp = hold_inputs(params, X[k], Y[k])
 
-        def field(vv, jacobian=True):
+        def field(vv, jacobian=True, params=params, inp=inp):
             return vector_field(params, inp, vv, jacobian)
 
         first = field(v)
@@ -102,7 +104,9 @@ def simulate_lsoda(params: CircuitParams, X: np.ndarray, Y: np.ndarray, rtol: fl
     for m in range(M):
         pm = params.take(slice(m, m + 1))
         v = v_all[m].copy()
+        base_m = pm
         for k in range(S):
+            pm = base_m.chopped(k)
             inp = hold_inputs(pm, X[k], Y[k])
 
             def fun(t, y):
