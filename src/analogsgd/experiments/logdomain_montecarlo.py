@@ -46,6 +46,10 @@ class MonteCarloConfig(Config):
 
     def check_invariants(self) -> None:
         from ..errors import ConfigError
+        from ..logdomain.mapping import circuit_values
+
+        for lam in [self.lam]:  # the point must be realisable by the design, before any work
+            circuit_values(self.design, self.eta, lam)
 
         if len(self.instances) != len(self.temps_c):
             raise ConfigError("MonteCarloConfig.instances", self.instances,

@@ -43,6 +43,13 @@ class PrecisionConfig(Config):
     design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design")
     solver: SolverConfig = param(SolverConfig(), "integrator settings")
 
+    def check_invariants(self) -> None:
+        from ..logdomain.mapping import circuit_values
+
+        for eta in self.etas:  # every point must be realisable by the design, before any work
+            for lam in [self.lam]:
+                circuit_values(self.design, eta, lam)
+
 
 def matched_bits(bits, errors, target) -> float:
     """b where the (decreasing) error curve crosses ``target``, log-linear between points."""

@@ -29,6 +29,13 @@ class RegressionConfig(Config):
     design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design")
     solver: SolverConfig = param(SolverConfig(), "integrator settings")
 
+    def check_invariants(self) -> None:
+        from ..logdomain.mapping import circuit_values
+
+        for eta in self.etas:  # every point must be realisable by the design, before any work
+            for lam in [self.lam]:
+                circuit_values(self.design, eta, lam)
+
 
 def run(config: RegressionConfig, ctx: RunContext) -> dict:
     seeds = child_seeds(ctx.seed, len(config.datasets))

@@ -32,6 +32,13 @@ class SweepConfig(Config):
     design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design")
     solver: SolverConfig = param(SolverConfig(), "integrator settings")
 
+    def check_invariants(self) -> None:
+        from ..logdomain.mapping import circuit_values
+
+        for eta in self.etas:  # every point must be realisable by the design, before any work
+            for lam in self.lams:
+                circuit_values(self.design, eta, lam)
+
 
 def run(config: SweepConfig, ctx: RunContext) -> dict:
     rng = numpy_generator(ctx.seed)
