@@ -3,7 +3,8 @@ of the same equations (the same vector field and analytic Jacobian), side by sid
 
     OMP_NUM_THREADS=1 python benchmarks/bench_logdomain.py [--quick] [--json out.json]
 
-Reports simulated samples per second for (a) the 10-feature accelerator (one instance) and
+Reports, for the NumPy ROS2 path and the compiled ``ros2-numba`` kernel (when numba is
+installed), simulated samples per second for (a) the 10-feature accelerator (one instance) and
 (b) 1000 Monte-Carlo instances at once (instance-samples per second), the ratio to LSODA, and
 the accuracy of each against LSODA at tight tolerance (rtol 1e-10). For (b), LSODA is timed on
 a subset of instances and its rate is per instance (LSODA has no batch axis): the ratio assumes
@@ -24,7 +25,10 @@ import numpy as np  # noqa: E402
 from analogsgd.logdomain.accelerator import LogDomainDesign  # noqa: E402
 from analogsgd.logdomain.datasets import diabetes, stream  # noqa: E402
 from analogsgd.logdomain.instances import build_instances  # noqa: E402
-from analogsgd.logdomain.simulate import simulate, simulate_lsoda  # noqa: E402
+from analogsgd.logdomain import kernels  # noqa: E402
+from analogsgd.logdomain.simulate import SolverConfig, simulate, simulate_lsoda  # noqa: E402
+
+NUMBA = SolverConfig(integrator="ros2-numba")
 
 
 def _timed(fn, repeat=1):
@@ -55,9 +59,15 @@ def main(argv=None) -> dict:
     ours, t_ours = _timed(lambda: simulate(p1, X[:S1], Y[:S1]), 3)
     ls, t_ls = _timed(lambda: simulate_lsoda(p1, X[:S1], Y[:S1], rtol=1e-6, atol=1e-9))
     tight = simulate_lsoda(p1, X[:S1], Y[:S1], rtol=1e-10, atol=1e-12)
+    if kernels.available():
+        simulate(p1, X[:2], Y[:2], NUMBA)  # compile (cached on disk afterwards)
+        nb, t_nb = _timed(lambda: simulate(p1, X[:S1], Y[:S1], NUMBA), 3)
     results["single_10_feature"] = {
         "samples": S1, "ours_samples_per_s": S1 / t_ours, "lsoda_samples_per_s": S1 / t_ls,
         "speed_ratio": t_ls / t_ours,
+        **({"numba_samples_per_s": S1 / t_nb, "numba_speed_ratio": t_ls / t_nb,
+            "numba_max_abs_diff_vs_numpy_path": float(np.abs(nb.weights - ours.weights).max())}
+           if kernels.available() else {}),
         "ours_max_abs_err_vs_tight_lsoda": float(np.abs(ours.weights - tight.weights).max()),
         "lsoda_default_max_abs_err_vs_tight": float(np.abs(ls.weights - tight.weights).max()),
     }
@@ -66,6 +76,8 @@ def main(argv=None) -> dict:
     pM = build_instances(design, 10, eta, lam, mismatch=True, noise=False,
                          rng=np.random.default_rng(1), temp_c=np.full(1000, 27.0))
     oursM, t_oursM = _timed(lambda: simulate(pM, X[:S2], Y[:S2]))
+    if kernels.available():
+        nbM, t_nbM = _timed(lambda: simulate(pM, X[:S2], Y[:S2], NUMBA))
     sub = pM.take(slice(0, n_lsoda))
     lsM, t_lsM = _timed(lambda: simulate_lsoda(sub, X[:S2], Y[:S2], rtol=1e-6, atol=1e-9))
     tightM = simulate_lsoda(sub, X[:S2], Y[:S2], rtol=1e-10, atol=1e-12)
@@ -75,6 +87,10 @@ def main(argv=None) -> dict:
         "samples": S2, "instances": 1000, "lsoda_instances_timed": n_lsoda,
         "ours_instance_samples_per_s": rate_ours, "lsoda_instance_samples_per_s": rate_ls,
         "speed_ratio": rate_ours / rate_ls, "ours_wall_s": t_oursM,
+        **({"numba_instance_samples_per_s": 1000 * S2 / t_nbM,
+            "numba_speed_ratio": 1000 * S2 / t_nbM / rate_ls,
+            "numba_max_abs_diff_vs_numpy_path": float(np.abs(nbM.weights - oursM.weights).max())}
+           if kernels.available() else {}),
         "lsoda_wall_s_extrapolated_to_1000": t_lsM * 1000 / n_lsoda,
         "ours_max_abs_err_vs_tight_lsoda": float(np.abs(oursM.weights[:, :n_lsoda] - tightM.weights).max()),
         "lsoda_default_max_abs_err_vs_tight": float(np.abs(lsM.weights - tightM.weights).max()),

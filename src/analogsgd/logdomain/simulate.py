@@ -27,7 +27,8 @@ from .transistor import ELEMENTARY_CHARGE_C
 class SolverConfig(Config):
     """How the circuit ODE is integrated."""
 
-    integrator: str = param("ros2", "integrator name", OneOf(ALL_INTEGRATORS))
+    integrator: str = param("ros2", "integrator name ('ros2-numba': the compiled ROS2)",
+                            OneOf(ALL_INTEGRATORS + ("ros2-numba",)))
     z_max: float = param(0.05, "largest ρ·h per substep (ρ: stiffness bound)", Interval(1e-4, 10.0))
     dv_max: float = param(0.25, "largest initial |ΔV| per substep, in units of n·U_T",
                           Interval(1e-4, 10.0))
@@ -50,7 +51,18 @@ def simulate(params: CircuitParams, X: np.ndarray, Y: np.ndarray, solver: Solver
     """Stream samples (X (S, N), Y (S,)) through M circuit instances."""
     if params.noise and rng is None:
         raise ValueError("a circuit with noise needs a seeded np.random.Generator `rng`")
-    integ = get_integrator(solver.integrator)
+    compiled = solver.integrator == "ros2-numba"
+    if compiled:
+        from . import kernels
+
+        if not kernels.available():
+            from ..errors import ConfigError
+
+            raise ConfigError("SolverConfig.integrator", solver.integrator,
+                              "an integrator whose dependencies are installed",
+                              "Install numba, or use integrator = 'ros2'.")
+    else:
+        integ = get_integrator(solver.integrator)
     v = initial_voltages(params) if v0 is None else v0.copy()
     S = len(X)
     out = np.empty((S + 1,) + v.shape)
@@ -64,6 +76,14 @@ def simulate(params: CircuitParams, X: np.ndarray, Y: np.ndarray, solver: Solver
     for k in range(S):
         params = base.chopped(k)
         inp = hold_inputs(params, X[k], Y[k])
+        if compiled:
+            v = np.ascontiguousarray(v)
+            total += kernels.integrate_hold(params, inp, v, solver, rng, ELEMENTARY_CHARGE_C)
+            _track(params, v, i_max, i_min)
+            out[k + 1] = read_weights(params, v)
+            if progress is not None:
+                progress.advance()
+            continue
 
         def field(vv, jacobian=True, params=params, inp=inp):
             return vector_field(params, inp, vv, jacobian)
@@ -79,13 +99,17 @@ def simulate(params: CircuitParams, X: np.ndarray, Y: np.ndarray, solver: Solver
             if params.noise:
                 v = v + np.sqrt(q_over_c2 * absb * h) * rng.standard_normal(v.shape)
         total += K
-        ip, i_n, _, _ = cell_currents(params, v)
-        np.maximum(i_max, np.maximum(ip, i_n), out=i_max)
-        np.minimum(i_min, np.minimum(ip, i_n), out=i_min)
+        _track(params, v, i_max, i_min)
         out[k + 1] = read_weights(params, v)
         if progress is not None:
             progress.advance()
     return SimResult(out, i_max, i_min, v, total)
+
+
+def _track(params, v, i_max, i_min) -> None:
+    ip, i_n, _, _ = cell_currents(params, v)
+    np.maximum(i_max, np.maximum(ip, i_n), out=i_max)
+    np.minimum(i_min, np.minimum(ip, i_n), out=i_min)
 
 
 def simulate_lsoda(params: CircuitParams, X: np.ndarray, Y: np.ndarray, rtol: float = 1e-8,
