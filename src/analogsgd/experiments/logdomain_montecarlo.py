@@ -11,7 +11,8 @@ from ..config import Config, Interval, NumberList, POSITIVE_INT, param
 from ..logdomain import datasets as ds
 from ..logdomain.accelerator import LogDomainDesign
 from ..logdomain.blocks import leak as leak_block
-from ..logdomain.circuit_ode import read_weights
+from ..logdomain.circuit_ode import cell_currents, read_weights
+from ..logdomain.transistor import IC_MAX_WEAK
 from ..logdomain.instances import build_instances
 from ..logdomain.simulate import SolverConfig
 from ..logdomain.transistor import celsius_to_kelvin
@@ -87,9 +88,14 @@ def run(config: MonteCarloConfig, ctx: RunContext) -> dict:
         i_leak = float(leak_block.junction_leakage(config.design.i_leak_a, celsius_to_kelvin(temp),
                                                    celsius_to_kelvin(27.0), config.design.leak_doubling_k))
         drift_max = []
+        i_lim = IC_MAX_WEAK * config.design.i_spec("storage")
         for t in config.hold_times_s:
-            w_t = read_weights(p, res.sim.v_final - i_leak * t / config.design.c_w_f)
-            drift_max.append(float(np.abs(w_t - w0).max()))
+            v_t = res.sim.v_final - i_leak * t / config.design.c_w_f
+            ip, i_n, _, _ = cell_currents(p, v_t)
+            if max(ip.max(), i_n.max()) > i_lim:
+                drift_max.append(float("nan"))  # a storage device left weak inversion: memory lost
+                continue
+            drift_max.append(float(np.abs(read_weights(p, v_t) - w0).max()))
         drift_max = np.array(drift_max)
         t_lsb = _crossing(np.array(config.hold_times_s), drift_max, lsb8)
         drift_curves[f"max_drift_{temp:g}C"] = drift_max / fs
@@ -165,18 +171,19 @@ def run(config: MonteCarloConfig, ctx: RunContext) -> dict:
         f"'no chopping' row shows the design without it.\n\n{table}\n\nOver all PTAT-biased instances: mean {overall['mean']:.3g} %, "
         f"p99 {overall['p99']:.3g} %, worst {overall['max']:.3g} %.\n\nRetention: with training stopped "
         f"the storage node's junction leakage discharges C at I_leak/C; the column gives the hold time "
-        f"after which the largest weight drift reaches one 8-bit LSB of the full scale (2F/256).\n\n"
+        f"after which the largest weight drift reaches one 8-bit LSB of the full scale (2F/256). The "
+        f"drift curves stop where a storage device leaves weak inversion (the stored value is lost).\n\n"
         f"{common.METRIC_TEXT}\n")
     return {"summary": summary, "corners": corners}
 
 
 def _crossing(t, drift, level):
-    above = np.nonzero(drift >= level)[0]
+    above = np.nonzero(~(drift < level))[0]  # NaN (memory lost) counts as above
     if len(above) == 0:
         return float("inf")
     k = above[0]
-    if k == 0:
-        return float(t[0])
+    if k == 0 or not np.isfinite(drift[k]):
+        return float(t[k])
     lt, ld = np.log(t[k - 1:k + 1]), np.log(np.maximum(drift[k - 1:k + 1], 1e-300))
     return float(np.exp(lt[0] + (np.log(level) - ld[0]) * (lt[1] - lt[0]) / (ld[1] - ld[0])))
 
@@ -200,7 +207,7 @@ def _plot(out, config, all_err, drift, lsb8):
     a.legend(fontsize=8)
     for k, v in drift.items():
         if k != "hold_time_s":
-            b.loglog(drift["hold_time_s"], np.maximum(v, 1e-12), label=k.replace("max_drift_", ""))
+            b.loglog(drift["hold_time_s"], v, label=k.replace("max_drift_", ""))
     fs_lsb = 2 / 256
     b.axhline(fs_lsb, color="k", ls="--", lw=1, label="8-bit LSB")
     b.set_xlabel("hold time with training stopped (s)")
