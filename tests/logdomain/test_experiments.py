@@ -51,3 +51,26 @@ def test_cost_summary_has_cited_ratios(tmp_path):
     assert s["digital_transistors_per_weight"] == 4 * (64 * 6 + 56 * 28) + 3 * 8 * 28 + 8 * 24
     assert s["digital_energy_per_update_pj_45nm"] == pytest.approx(4 * 0.2 + 3 * 0.03)
     assert any("Horowitz" in c for c in s["citations"])
+
+
+def test_precision_and_montecarlo_run_on_tiny_configs(tmp_path):
+    m = _run("logdomain-precision", tmp_path, dataset="synthetic-2f", epochs=1, repeats=3,
+             bits_min=4, bits_max=12)
+    s = m["summary"]
+    assert 4 <= s["effective_bits"] <= 12 and s["enob_noise_only_min"] > 0
+    mc = _run("logdomain-montecarlo", tmp_path, dataset="synthetic-2f", instances=[4, 4],
+              temps_c=[27.0, 85.0], non_ptat_instances=0, unchopped_instances=0,
+              variant_instances=0, hold_times_s=[1e-3, 1.0, 1e3])
+    s = mc["summary"]
+    assert s["instances"] == 8
+    assert s["mse_vs_ideal_pct_mean"] <= s["mse_vs_ideal_pct_p99"] <= s["mse_vs_ideal_pct_worst"]
+    # leakage doubles every 8 K: 58 K hotter drifts 2^(58/8) ≈ 152× faster, so retention is shorter
+    r = s["retention_to_8bit_lsb_s"]
+    assert r["85C"] < r["27C"]
+
+
+def test_matched_bits_interpolates_log_linearly():
+    from analogsgd.experiments.logdomain_precision import matched_bits
+
+    # errors fall 4× per bit (MSE ∝ LSB²): the crossing of 0.5 between 1.0 (b=4) and 0.25 (b=5)
+    assert matched_bits([4, 5, 6], [1.0, 0.25, 0.0625], 0.5) == pytest.approx(4.5)

@@ -22,7 +22,8 @@ class RegressionConfig(Config):
                             "datasets: synthetic-<N>f or diabetes")
     etas: list = param([0.01, 0.05], "learning rates η of the nominal runs",
                        NumberList(Interval(0.0, None, low_open=True)))
-    lam: float = param(1e-3, "L2 regularisation λ of the nominal runs", Interval(0.0, None))
+    lams: list = param([1e-3, 1e-1], "L2 regularisation strengths λ of the nominal runs",
+                       NumberList(Interval(0.0, None)))
     epochs: int = param(3, "passes over the data", POSITIVE_INT)
     n_samples: int = param(300, "samples of a synthetic set", POSITIVE_INT)
     noise: bool = param(True, "shot noise on the storage nodes")
@@ -33,7 +34,7 @@ class RegressionConfig(Config):
         from ..logdomain.mapping import circuit_values
 
         for eta in self.etas:  # every point must be realisable by the design, before any work
-            for lam in [self.lam]:
+            for lam in self.lams:
                 circuit_values(self.design, eta, lam)
 
 
@@ -44,13 +45,14 @@ def run(config: RegressionConfig, ctx: RunContext) -> dict:
         rng = numpy_generator(seed)
         data = ds.make(name, rng, config.n_samples)
         X, Y = ds.stream(data, config.epochs, rng)
-        res = common.run_batch(config.design, X, Y, config.etas, config.lam, noise=config.noise,
-                               rng=rng, solver=config.solver, progress=ctx.progress,
-                               description=name)
-        for m, eta in enumerate(config.etas):
-            key = f"{name}/eta={eta:g}"
+        pairs = [(eta, lam) for eta in config.etas for lam in config.lams]
+        res = common.run_batch(config.design, X, Y, [e for e, _ in pairs], [l for _, l in pairs],
+                               noise=config.noise, rng=rng, solver=config.solver,
+                               progress=ctx.progress, description=name)
+        for m, (eta, lam) in enumerate(pairs):
+            key = f"{name}/eta={eta:g}/lambda={lam:g}"
             runs[key] = {
-                "dataset": name, "n_features": data.n_features, "eta": eta, "lambda": config.lam,
+                "dataset": name, "n_features": data.n_features, "eta": eta, "lambda": lam,
                 "samples": len(X), "mse_vs_ideal_pct": float(res.vs_ideal[m]),
                 "final_mse_vs_ideal_pct": float(res.final_vs_ideal[m]),
                 "mse_vs_discrete_pct": common.finite_or_str(float(res.vs_discrete[m])),
@@ -59,10 +61,10 @@ def run(config: RegressionConfig, ctx: RunContext) -> dict:
                 "final_weights_ideal": res.ideal[-1, m],
                 "operating_violations": res.violations,
             }
-            rows.append([name, eta, config.lam, float(res.vs_ideal[m]),
+            rows.append([name, eta, lam, float(res.vs_ideal[m]),
                          float(res.final_vs_ideal[m]), float(res.vs_discrete[m]),
                          float(res.ct_vs_discrete[m])])
-            tag = f"{name}_eta{eta:g}"
+            tag = f"{name}_eta{eta:g}_lam{lam:g}"
             cols = {"sample": np.arange(len(X) + 1)}
             for j in range(data.n_features + 1):
                 lab = "b" if j == data.n_features else f"w{j + 1}"
@@ -71,7 +73,7 @@ def run(config: RegressionConfig, ctx: RunContext) -> dict:
                 cols[f"{lab}_discrete"] = res.discrete[:, m, j]
             ctx.out.write_curves(f"trajectory_{tag}", cols)
             common.plot_trajectories(ctx.out, f"trajectory_{tag}",
-                                     f"{name}, η = {eta:g}, λ = {config.lam:g}: "
+                                     f"{name}, η = {eta:g}, λ = {lam:g}: "
                                      f"{res.vs_ideal[m]:.2g} % vs ideal CT",
                                      res.sim.weights[:, m], res.ideal[:, m], res.discrete[:, m])
     worst = max(r[3] for r in rows)
@@ -82,8 +84,8 @@ def run(config: RegressionConfig, ctx: RunContext) -> dict:
         "claim_0p87_pct_holds": bool(worst < 0.87),
         "eta_range": [min(config.etas), max(config.etas)],
         "eta_decades": common.decades(config.etas),
-        "lambda_range": [config.lam, config.lam],
-        "lambda_decades": 0.0,
+        "lambda_range": [min(config.lams), max(config.lams)],
+        "lambda_decades": common.decades(config.lams),
         "runs": len(rows),
         "operating_violations": sum(len(r["operating_violations"]) for r in runs.values()),
     }
@@ -103,7 +105,7 @@ def full() -> RegressionConfig:
 
 
 def quick() -> RegressionConfig:
-    return RegressionConfig(epochs=1, n_samples=150, etas=[0.01, 0.05])
+    return RegressionConfig(epochs=1, n_samples=150, etas=[0.01, 0.05], lams=[1e-3, 1e-1])
 
 
 EXPERIMENT = Experiment(
