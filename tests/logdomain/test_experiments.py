@@ -74,3 +74,10 @@ def test_matched_bits_interpolates_log_linearly():
 
     # errors fall 4× per bit (MSE ∝ LSB²): the crossing of 0.5 between 1.0 (b=4) and 0.25 (b=5)
     assert matched_bits([4, 5, 6], [1.0, 0.25, 0.0625], 0.5) == pytest.approx(4.5)
+
+
+def test_unknown_dataset_is_refused_at_construction():
+    from analogsgd.experiments.logdomain_sweep import SweepConfig
+
+    with pytest.raises(ConfigError, match="synthetic-<N>f"):
+        SweepConfig(dataset="mnist")

@@ -66,3 +66,26 @@ def test_every_design_field_rejects_its_invalid_example():
 def test_weight_quiescent_above_unit_is_refused():
     with pytest.raises(ConfigError, match="i_qw_a"):
         LogDomainDesign(i_qw_a=2e-9)
+
+
+@pytest.mark.parametrize("cls_path", [
+    "analogsgd.logdomain.simulate:SolverConfig",
+    "analogsgd.logdomain.transistor:MosParams",
+    "analogsgd.experiments.logdomain_regression:RegressionConfig",
+    "analogsgd.experiments.logdomain_sweep:SweepConfig",
+    "analogsgd.experiments.logdomain_precision:PrecisionConfig",
+    "analogsgd.experiments.logdomain_montecarlo:MonteCarloConfig",
+    "analogsgd.experiments.logdomain_cost:CostConfig",
+])
+def test_every_declared_constraint_is_enforced(cls_path):
+    import importlib
+
+    module, name = cls_path.split(":")
+    cls = getattr(importlib.import_module(module), name)
+    for f in dataclasses.fields(cls):
+        check = f.metadata.get("check")
+        if check is None:
+            continue
+        with pytest.raises(ConfigError) as err:
+            cls(**{f.name: check.invalid_example()})
+        assert f.name in err.value.field

@@ -47,7 +47,10 @@ class MonteCarloConfig(Config):
 
     def check_invariants(self) -> None:
         from ..errors import ConfigError
+        from ..logdomain.datasets import check_name
         from ..logdomain.mapping import circuit_values
+
+        check_name(self.dataset, "MonteCarloConfig.dataset")
 
         for lam in [self.lam]:  # the point must be realisable by the design, before any work
             circuit_values(self.design, self.eta, lam)

@@ -44,7 +44,10 @@ class PrecisionConfig(Config):
     solver: SolverConfig = param(SolverConfig(), "integrator settings")
 
     def check_invariants(self) -> None:
+        from ..logdomain.datasets import check_name
         from ..logdomain.mapping import circuit_values
+
+        check_name(self.dataset, "PrecisionConfig.dataset")
 
         for eta in self.etas:  # every point must be realisable by the design, before any work
             for lam in [self.lam]:

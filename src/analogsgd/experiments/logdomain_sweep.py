@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import Config, Interval, NumberList, POSITIVE_INT, param
+from ..config import Config, Interval, IsBool, NumberList, POSITIVE_INT, param
 from ..logdomain import datasets as ds
 from ..logdomain import mapping
 from ..logdomain.accelerator import LogDomainDesign
@@ -28,12 +28,15 @@ class SweepConfig(Config):
                        NumberList(Interval(0.0, None)))
     epochs: int = param(2, "passes over the data", POSITIVE_INT)
     n_samples: int = param(300, "samples of a synthetic set", POSITIVE_INT)
-    noise: bool = param(True, "shot noise on the storage nodes")
+    noise: bool = param(True, "shot noise on the storage nodes", IsBool())
     design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design")
     solver: SolverConfig = param(SolverConfig(), "integrator settings")
 
     def check_invariants(self) -> None:
+        from ..logdomain.datasets import check_name
         from ..logdomain.mapping import circuit_values
+
+        check_name(self.dataset, "SweepConfig.dataset")
 
         for eta in self.etas:  # every point must be realisable by the design, before any work
             for lam in self.lams:

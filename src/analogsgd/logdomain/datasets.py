@@ -53,6 +53,17 @@ def stream(ds: Dataset, epochs: int, rng: np.random.Generator) -> tuple[np.ndarr
     return ds.X[idx], ds.y[idx]
 
 
+def check_name(name, field: str = "dataset") -> None:
+    """Raise ConfigError unless ``name`` is 'diabetes' or 'synthetic-<N>f'."""
+    from ..errors import ConfigError
+
+    ok = name == "diabetes" or (isinstance(name, str) and name.startswith("synthetic-")
+                                and name[len("synthetic-"):].rstrip("f").isdigit()
+                                and int(name[len("synthetic-"):].rstrip("f")) >= 1)
+    if not ok:
+        raise ConfigError(field, name, "'diabetes' or 'synthetic-<N>f' with N >= 1")
+
+
 def make(name: str, rng: np.random.Generator, n_samples: int = 400) -> Dataset:
     if name == "diabetes":
         return diabetes()
