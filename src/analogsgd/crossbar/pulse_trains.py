@@ -69,27 +69,81 @@ def pulse_probabilities(x: Tensor, d: Tensor, lr: float | Tensor, dw_min: float,
 def count_moments(x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,
                   generator: torch.Generator | None) -> PulseCounts:
     """Per-element up/down counts from their exact batch moments (see module docstring)."""
+    if x.shape[-2] == 1:
+        return _count_moments_single(x, d, p, q, bl, generator)
+    m_tot, m_net, s_tot, s_net = batch_moments(x, d, p, q, bl, scale=0.5)
+    # up pulses where d·x < 0 (ΔW = −lr dᵀx > 0); one stacked (2, ...) buffer for up and down
+    shape = m_tot.shape
+    mean = torch.empty((2,) + shape, dtype=m_tot.dtype, device=m_tot.device)
+    var = torch.empty_like(mean)
+    torch.sub(m_tot, m_net, out=mean[0])
+    torch.add(m_tot, m_net, out=mean[1])
+    torch.sub(mean[0], torch.sub(s_tot, s_net, out=s_tot), out=var[0])
+    torch.sub(mean[1], s_tot.add_(s_net, alpha=2.0), out=var[1])
+    z = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+    u = torch.rand(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+    n = draw_counts(mean, var, z, u)
+    return PulseCounts(n[0], n[1])
+
+
+def batch_moments(x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor, scale: float = 1.0,
+                  out: Tensor | None = None):
+    """scale·(m_tot, m_net, s_tot, s_net): Σ_b BL p q, Σ_b BL p q sign(d x), and the same with p², q².
+
+    Four matrix products; the count of up pulses has mean (m_tot − m_net)/2 and variance
+    (m_tot − m_net)/2 − (s_tot − s_net)/2 (a sum of independent binomials), down the same with +.
+    With ``out`` (shape (4, ..., out_size, in_size)) the products are written into it.
+    """
     sx, sd = torch.sign(x), torch.sign(d)
-    qb = q * bl
-    tq = qb.transpose(-1, -2)
-    m_tot = tq @ p                                  # Σ_b BL p q
-    m_net = (tq * sd.transpose(-1, -2)) @ (p * sx)  # Σ_b BL p q sign(d x)
-    p2, q2b = p.square(), (q.square() * bl).transpose(-1, -2)
-    s_tot = q2b @ p2                                # Σ_b BL p² q²
-    s_net = (q2b * sd.transpose(-1, -2)) @ (p2 * sx)
-    # up pulses where d·x < 0 (ΔW = −lr dᵀx > 0)
-    m_up, m_down = 0.5 * (m_tot - m_net), 0.5 * (m_tot + m_net)
-    v_up, v_down = m_up - 0.5 * (s_tot - s_net), m_down - 0.5 * (s_tot + s_net)
-    return PulseCounts(_draw(m_up, v_up, generator), _draw(m_down, v_down, generator))
+    qb = (q * bl).transpose(-1, -2)
+    q2b = (q.square() * bl).transpose(-1, -2)
+    if scale != 1.0:
+        qb, q2b = qb * scale, q2b * scale
+    sdt = sd.transpose(-1, -2)
+    p2 = p.square()
+    pairs = ((qb, p), (qb * sdt, p * sx), (q2b, p2), (q2b * sdt, p2 * sx))
+    if out is not None:
+        for k, (a, b) in enumerate(pairs):
+            torch.matmul(a, b, out=out[k])
+        return tuple(out)
+    return tuple(a @ b for a, b in pairs)
+
+
+def _count_moments_single(x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,
+                          generator: torch.Generator | None) -> PulseCounts:
+    """Batch of one: every element's pulses share one sign, so one count is drawn per element.
+
+    Same numbers as the general formulas (m_net = ±m_tot exactly), with outer products and one
+    Gaussian and one uniform per element instead of two each.
+    """
+    qb = (q * bl).transpose(-1, -2)
+    mean = qb @ p                                               # BL q p
+    var = mean - (q.square() * bl).transpose(-1, -2) @ p.square()  # − BL p² q²
+    z = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+    u = torch.rand(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+    n = draw_counts(mean, var, z, u)
+    up = (torch.sign(d).transpose(-1, -2) @ torch.sign(x)) < 0
+    zero = torch.zeros((), dtype=n.dtype, device=n.device)
+    return PulseCounts(torch.where(up, n, zero), torch.where(up, zero, n))
+
+
+def draw_counts(mean: Tensor, var: Tensor, z: Tensor, u: Tensor) -> Tensor:
+    """n = ⌊max(m + s·z, 0) + u⌋ with s² = v − f(1 − f) for m ≥ 1 (s = 0 below), m clipped at 0.
+
+    ``z`` standard normal, ``u`` uniform on [0, 1). Works in place on ``mean``, ``var`` and ``z``
+    (pass copies to keep them).
+    """
+    mean = mean.clamp_(min=0.0)
+    frac = torch.frac(mean)                                     # m − ⌊m⌋ for m ≥ 0
+    spread = torch.addcmul(var, frac, frac - 1.0).clamp_(min=0.0).sqrt_()   # v − f(1 − f)
+    spread.masked_fill_(mean < 1.0, 0.0)
+    return z.mul_(spread).add_(mean).clamp_(min=0.0).add_(u).floor_()
 
 
 def _draw(mean: Tensor, var: Tensor, generator: torch.Generator | None) -> Tensor:
-    mean = mean.clamp(min=0.0)
-    frac = mean - torch.floor(mean)
-    spread = (var - frac * (1.0 - frac)).clamp(min=0.0).sqrt() * (mean >= 1.0)
     z = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
     u = torch.rand(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
-    return torch.floor((mean + spread * z).clamp(min=0.0) + u)
+    return draw_counts(mean.clone(), var.clone(), z, u)
 
 
 def count_bit_trains(x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,

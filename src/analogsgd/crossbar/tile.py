@@ -16,6 +16,7 @@ Update modes (:class:`UpdateConfig.mode`):
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
@@ -26,7 +27,10 @@ from ..devices.base import AbstractDevice
 from ..devices.linear_step import SoftBounds
 from ..devices.variation import DeviceArray, DeviceVariation
 from ..errors import ConfigError
-from .pulse_trains import COUNTING, pulse_probabilities, stochastic_pulse_counts
+from . import fused
+from .pulse_trains import COUNTING, batch_moments, pulse_probabilities, stochastic_pulse_counts
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,9 @@ class UpdateConfig(Config):
                           OneOf(tuple(COUNTING)))
     max_pulses: int = param(800, "cap on pulses per element for element-wise updates (max BL)",
                             POSITIVE_INT)
+    kernel: str = param("auto", "pulsed 'moments' update: 'auto' (fused numba kernel when numba "
+                        "imports and the device family has one, else torch) or 'torch'",
+                        OneOf(("auto", "torch")))
     quantisation_noise: bool = param(False, "expected mode: add ζ of Lemma 1 (Li et al. 2025)",
                                      IsBool())
 
@@ -82,6 +89,9 @@ class AnalogTile:
         self.devices = devices or DeviceArray.realise(config.device, self.shape, config.variation,
                                                       generator, dtype=dtype, device_str=device)
         self.conductance = self.devices.reference.clone()  # weight 0 = symmetric point when shifted
+        #: which implementation ran the last pulsed update: 'fused-numba' or 'torch'
+        self.last_update_path: str | None = None
+        self._fused_cache: dict = {}
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -111,9 +121,32 @@ class AnalogTile:
             return
         p, q, bl = pulse_probabilities(x, d, lr, self.devices.device.dw_min, cfg.desired_bl,
                                        cfg.bl_management, cfg.update_management, cfg.um_grad_scale)
+        if (cfg.counting == "moments" and cfg.kernel == "auto"
+                and fused.supports(self.devices, self.conductance, x, d)):
+            self._set_path("fused-numba")
+            key = fused.draw_key(self.generator)
+            if x.shape[-2] == 1 and 4 * int((p > 0).sum()) < p.numel():
+                # sparse row (e.g. Tiki-Taka's one-hot column read): visit active elements only
+                self.conductance = fused.apply_outer(self.conductance, x, d, p, q, bl, self.devices,
+                                                     key, self._fused_cache)
+            else:
+                buf = self._fused_cache.get("moments")
+                shape = (4,) + tuple(self.conductance.shape)
+                if buf is None or buf.shape != shape or buf.dtype != x.dtype:
+                    buf = self._fused_cache["moments"] = torch.empty(shape, dtype=x.dtype)
+                batch_moments(x, d, p, q, bl, out=buf)
+                self.conductance = fused.apply_moments(self.conductance, buf, self.devices, key,
+                                                       self._fused_cache)
+            return
+        self._set_path("torch")
         counts = COUNTING[cfg.counting](x, d, p, q, bl, self.generator)
         self.conductance = self.devices.apply_pulses(self.conductance, counts.n_up, counts.n_down,
                                                      self.generator)
+
+    def _set_path(self, path: str) -> None:
+        if path != self.last_update_path:
+            log.debug("AnalogTile%s pulsed update runs on the %s path", self.shape, path)
+        self.last_update_path = path
 
     def apply(self, delta: Tensor) -> None:
         """Apply an element-wise desired update ΔW (App. B of Wu et al. 2024)."""

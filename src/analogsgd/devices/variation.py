@@ -107,28 +107,32 @@ class DeviceArray:
 
     # -- pulses ------------------------------------------------------------------------------
     def apply_pulses(self, w: Tensor, n_up: Tensor, n_down: Tensor,
-                     generator: torch.Generator | None = None) -> Tensor:
+                     generator: torch.Generator | None = None, *, noise: Tensor | None = None) -> Tensor:
         """Apply counted pulses per element: the device's composition, then c2c noise, then bounds.
 
         Cycle-to-cycle noise multiplies each pulse by (1 + σ ξ); for the n pulses of an element
         the sum of these independent terms is added as one Gaussian of variance
         σ² (n₊ (Δw₊ q₊)² + n₋ (Δw₋ q₋)²), evaluated at the starting weight. Against the sum of
         the per-pulse variances along the path its relative error is O(n·Δw·|q'|) (the step
-        changes by that fraction over the n pulses). ``generator`` is required when σ_c2c > 0.
+        changes by that fraction over the n pulses). ``generator`` is required when σ_c2c > 0,
+        unless the standard normal draws are given as ``noise`` (same shape as ``w``).
         """
         dw = self.device.dw_min
         step_up, step_down = dw * self.gain_up, dw * self.gain_down
         new = self.device.compose_pulses(w, n_up, n_down, step_up, step_down, self.tau_min, self.tau_max)
         if self.dw_min_c2c > 0:
-            if generator is None:
-                raise ConfigError("DeviceArray.apply_pulses.generator", None,
-                                  "a torch.Generator when dw_min_c2c > 0",
-                                  "Pass the tile's generator; analogsgd never draws from the global RNG.")
-            s_up = step_up * self.device.response_up(w, self.tau_min, self.tau_max)
-            s_down = step_down * self.device.response_down(w, self.tau_min, self.tau_max)
-            var = n_up * s_up.square() + n_down * s_down.square()
-            noise = torch.randn(w.shape, generator=generator, dtype=w.dtype, device=w.device)
-            new = new + self.dw_min_c2c * var.sqrt() * noise
+            if noise is None:
+                if generator is None:
+                    raise ConfigError("DeviceArray.apply_pulses.generator", None,
+                                      "a torch.Generator when dw_min_c2c > 0",
+                                      "Pass the tile's generator; analogsgd never draws from the global RNG.")
+                noise = torch.randn(w.shape, generator=generator, dtype=w.dtype, device=w.device)
+            s_up = (step_up * self.device.response_up(w, self.tau_min, self.tau_max)).square_()
+            s_down = (step_down * self.device.response_down(w, self.tau_min, self.tau_max)).square_()
+            var = s_up.mul_(n_up).addcmul_(n_down, s_down).sqrt_().mul_(noise)
+            new = torch.add(new, var, alpha=self.dw_min_c2c) if new is w else new.add_(var, alpha=self.dw_min_c2c)
+        if self.device.hard_bounds and new is not w and new.shape == self.tau_min.shape:
+            return new.clamp_(min=self.tau_min, max=self.tau_max)
         return self.clip(new)
 
     def to(self, device: str | torch.device) -> "DeviceArray":
