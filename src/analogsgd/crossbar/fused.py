@@ -56,6 +56,7 @@ try:  # optional extra ``analogsgd[fast]``
     if os.environ.get("ANALOGSGD_DISABLE_NUMBA", "") not in ("", "0"):
         raise ImportError("disabled by ANALOGSGD_DISABLE_NUMBA")
     import numba
+    import numba.extending
 
     NUMBA_AVAILABLE = True
 except ImportError:  # pragma: no cover - exercised on machines without numba
@@ -74,6 +75,7 @@ _S16, _S32 = np.uint64(16), np.uint64(32)
 _LOW16 = np.uint64(0xFFFF)
 _ONE, _TWO = np.uint64(1), np.uint64(2)
 _S48 = np.uint64(48)
+_S40 = np.uint64(40)
 _THREE = np.uint64(3)
 _FOUR_GAMMA = np.uint64((4 * 0x9E3779B97F4A7C15) % 2**64)
 _INV32 = 1.0 / 4294967296.0
@@ -139,7 +141,8 @@ def apply_moments(w: Tensor, moments: Tensor, devices: DeviceArray, key: int,
     out = w.detach().clone(memory_format=torch.contiguous_format)
     _moments_kernel(_np(out).reshape(-1), _np(moments).reshape(4, -1), _np(consts),
                     float(devices.dw_min_c2c), np.uint64(key),
-                    FUSED_FAMILIES[type(devices.device)], bool(devices.device.hard_bounds))
+                    FUSED_FAMILIES[type(devices.device)], bool(devices.device.hard_bounds),
+                    _CONSTANTS[w.dtype])
     return out
 
 
@@ -161,7 +164,7 @@ def apply_outer(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tenso
     _outer_kernel(_np(out).reshape(-1), _np(qb), _np(q2b), _np(torch.sign(d).reshape(-1).to(dt)),
                   _np(pp), out_size, in_size, _np(consts), float(devices.dw_min_c2c),
                   np.uint64(key), FUSED_FAMILIES[type(devices.device)],
-                  bool(devices.device.hard_bounds))
+                  bool(devices.device.hard_bounds), _CONSTANTS[w.dtype])
     return out
 
 
@@ -177,11 +180,11 @@ def counter_randoms(key: int, n: int, dtype: torch.dtype = torch.float64) -> dic
         s = sum(((v >> np.uint64(16 * i)) & _LOW16).astype(np.float64) for i in range(4))
         return ((s + 2.0) * _INV16 - 2.0) * _SQRT3
 
-    def uniform32(v):
-        return ((v >> _S32).astype(np.float64) + 0.5) * _INV32
+    def uniform24(v):
+        return ((v >> _S40).astype(np.float64) + 0.5) * 2.0 ** -24
 
     out = {"z_up": irwin_hall(h[0]), "z_down": irwin_hall(h[1]), "z_c2c": irwin_hall(h[2]),
-           "u_up": uniform32(h[3] << _S32), "u_down": uniform32(h[3])}
+           "u_up": uniform24(h[3] << _S32), "u_down": uniform24(h[3])}
     return {name: torch.from_numpy(v).to(dtype) for name, v in out.items()}
 
 
@@ -210,9 +213,36 @@ def apply_moments_torch(w: Tensor, moments: Tensor, devices: DeviceArray,
 
 
 # -- numba kernels -------------------------------------------------------------------------------
+def _constants(dtype) -> np.ndarray:
+    """The kernels' numeric constants in the arithmetic dtype (float32 tiles compute in float32,
+    as the torch path does; float64 tiles in float64). Layout: see ``_kernels``."""
+    f32 = dtype == np.float32
+    ln2_hi, ln2_lo = ((0.693145751953125, 1.428606765330187e-06) if f32
+                      else (0.6931471803691238, 1.9082149292705877e-10))
+    values = [0.5, 1.0, 0.0, math.sqrt(3.0), 2.0 ** -16, 2.0 ** -24, 1.4426950408889634, ln2_hi,
+              ln2_lo, 40.0, 1e-30 if f32 else 1e-300, 2.0]
+    values += [2.0 ** -32, 2.0 ** -16, 2.0 ** -8, 2.0 ** -4, 0.25, 0.5, 32.0, 16.0, 8.0, 4.0, 2.0, 1.0]
+    values += [1.0 / math.factorial(k) for k in range(2, 14)]
+    return np.array(values, dtype=dtype)
+
+
+_CONSTANTS = {torch.float32: _constants(np.float32), torch.float64: _constants(np.float64)}
+
+
+def as_like(x, like):
+    """``x`` converted to the float type of ``like`` (numba overload below)."""
+    return type(like)(x)
+
+
 def _kernels():
     njit = numba.njit(cache=True, nogil=True, error_model="numpy")
     inline = numba.njit(inline="always", cache=True, error_model="numpy")
+
+    @numba.extending.overload(as_like, inline="always")
+    def _as_like(x, like):
+        if like == numba.types.float32:
+            return lambda x, like: np.float32(x)
+        return lambda x, like: np.float64(x)
 
     @inline
     def mix(z):
@@ -221,62 +251,84 @@ def _kernels():
         return z ^ (z >> _S31)
 
     @inline
-    def uniform32(h):
-        return (float(h >> _S32) + 0.5) * _INV32
+    def uniform24(h, k):
+        # (top 24 bits of h + ½)·2⁻²⁴: exact in float32, never 0 or 1
+        return (as_like(h >> _S40, k[0]) + k[0]) * k[5]
 
     @inline
-    def irwin_hall(h):
+    def irwin_hall(h, k):
         # (Σ of the four 16-bit uniforms of h − 2)·√3: mean 0, variance 1 − 2⁻³²
-        s = (float(h & _LOW16) + float((h >> _S16) & _LOW16) + float((h >> _S32) & _LOW16)
-             + float(h >> _S48) + 2.0) * _INV16
-        return (s - 2.0) * _SQRT3
+        one = k[1]
+        s = (as_like(h & _LOW16, one) + as_like((h >> _S16) & _LOW16, one)
+             + as_like((h >> _S32) & _LOW16, one) + as_like(h >> _S48, one) + k[11]) * k[4]
+        return (s - k[11]) * k[3]
 
     @inline
-    def draw(mean, var, z, u):
+    def draw(mean, var, z, u, k):
         # n = ⌊max(m + s z, 0) + u⌋, s² = v − f(1 − f) for m ≥ 1 (pulse_trains.draw_counts);
         # branch-free so that LLVM vectorises the loop
-        mean = max(mean, 0.0)
-        frac = mean - math.floor(mean)
-        spread = math.sqrt(max(var - frac * (1.0 - frac), 0.0)) if mean >= 1.0 else 0.0
-        return math.floor(max(mean + spread * z, 0.0) + u)
+        zero, one = k[2], k[1]
+        mean = max(mean, zero)
+        frac = mean - np.floor(mean)
+        spread = np.sqrt(max(var - frac * (one - frac), zero)) if mean >= one else zero
+        return np.floor(max(mean + spread * z, zero) + u)
 
     @inline
-    def exp_neg(t):
-        # e^(−t) for t ≥ 0 without a libm call or table (so the loop vectorises): t is capped at
-        # 40 (e^(−40) < 5e-18), t = k ln2 − r with |r| ≤ ln2/2, degree-13 Taylor series in r
-        # (relative error < 3e-16), times 2^(−k) built from k's binary digits
-        t = min(t, 40.0)
-        k = math.floor(t * 1.4426950408889634 + 0.5)
-        r = (k * 0.6931471803691238 - t) + k * 1.9082149292705877e-10
-        poly = 1.0 + r * (1.0 + r * (0.5 + r * (1.6666666666666666e-01 + r * (
-            4.1666666666666664e-02 + r * (8.3333333333333332e-03 + r * (
-                1.3888888888888889e-03 + r * (1.9841269841269841e-04 + r * (
-                    2.4801587301587302e-05 + r * (2.7557319223985893e-06 + r * (
-                        2.7557319223985888e-07 + r * (2.5052108385441720e-08 + r * (
-                            2.0876756987868100e-09 + r * 1.6059043836821613e-10))))))))))))
-        scale = 1.0
-        for bit, factor in ((32.0, 2.0 ** -32), (16.0, 2.0 ** -16), (8.0, 2.0 ** -8),
-                            (4.0, 2.0 ** -4), (2.0, 0.25), (1.0, 0.5)):
-            big = k >= bit
-            scale = scale * (factor if big else 1.0)
-            k = k - (bit if big else 0.0)
+    def exp_neg(t, k):
+        # e^(−t) for t ≥ 0 without a libm call or table (so that the loop vectorises): t capped
+        # at 40 (e^(−40) < 5e-18), t = k ln2 − r with |r| ≤ ln2/2, degree-13 Taylor series in r
+        # (relative error < 3e-16), times 2^(−k) built from the binary digits of k
+        t = min(t, k[9])
+        n = np.floor(t * k[6] + k[0])
+        r = (n * k[7] - t) + n * k[8]
+        poly = k[35]
+        poly = poly * r + k[34]
+        poly = poly * r + k[33]
+        poly = poly * r + k[32]
+        poly = poly * r + k[31]
+        poly = poly * r + k[30]
+        poly = poly * r + k[29]
+        poly = poly * r + k[28]
+        poly = poly * r + k[27]
+        poly = poly * r + k[26]
+        poly = poly * r + k[25]
+        poly = poly * r + k[24]
+        poly = (poly * r + k[1]) * r + k[1]
+        scale = k[1]
+        big = n >= k[18]
+        scale = scale * (k[12] if big else k[1])
+        n = n - (k[18] if big else k[2])
+        big = n >= k[19]
+        scale = scale * (k[13] if big else k[1])
+        n = n - (k[19] if big else k[2])
+        big = n >= k[20]
+        scale = scale * (k[14] if big else k[1])
+        n = n - (k[20] if big else k[2])
+        big = n >= k[21]
+        scale = scale * (k[15] if big else k[1])
+        n = n - (k[21] if big else k[2])
+        big = n >= k[22]
+        scale = scale * (k[16] if big else k[1])
+        n = n - (k[22] if big else k[2])
+        big = n >= k[23]
+        scale = scale * (k[17] if big else k[1])
         return poly * scale
 
     @inline
-    def element(w, n_up, n_down, a_up, a_down, l_up, l_down, lo, hi, c2c, zc, family, clip):
+    def element(w, n_up, n_down, a_up, a_down, l_up, l_down, lo, hi, c2c, zc, family, clip, k):
         if family == 0:  # soft bounds: exact composition (compose_linear_step), 0 pulses → w
             r_up = n_up * l_up
             r_down = n_down * l_down
             total = r_up + r_down
-            w_eq = (r_up * hi + r_down * lo) / max(total, 1e-300)
-            new = w_eq + (w - w_eq) * exp_neg(total)
+            w_eq = (r_up * hi + r_down * lo) / max(total, k[10])
+            new = w_eq + (w - w_eq) * exp_neg(total, k)
             s_up = a_up * (hi - w)
             s_down = a_down * (w - lo)
         else:  # ideal
             new = w + n_up * a_up - n_down * a_down
             s_up = a_up
             s_down = a_down
-        new += c2c * math.sqrt(n_up * s_up * s_up + n_down * s_down * s_down) * zc
+        new += c2c * np.sqrt(n_up * s_up * s_up + n_down * s_down * s_down) * zc
         if clip:
             new = min(max(new, lo), hi)
         return new
@@ -286,23 +338,35 @@ def _kernels():
         c = key + np.uint64(e) * _FOUR_GAMMA
         return mix(c + _GAMMA), mix(c + _TWO * _GAMMA), mix(c + _THREE * _GAMMA), mix(c + _FOUR_GAMMA)
 
-    @njit
-    def moments_kernel(w, m, dev, c2c, key, family, clip):
-        # m: (4, n) = m_tot, m_net, s_tot, s_net; dev: (6, n) = a_up, a_down, l_up, l_down, lo, hi
-        for e in range(w.size):
-            m_up = 0.5 * (m[0, e] - m[1, e])
-            m_down = 0.5 * (m[0, e] + m[1, e])
-            v_up = m_up - 0.5 * (m[2, e] - m[3, e])
-            v_down = m_down - 0.5 * (m[2, e] + m[3, e])
-            h1, h2, h3, h4 = hashes(key, e)
-            n_up = draw(m_up, v_up, irwin_hall(h1), uniform32(h4 << _S32))
-            n_down = draw(m_down, v_down, irwin_hall(h2), uniform32(h4))
-            w[e] = element(w[e], n_up, n_down, dev[0, e], dev[1, e], dev[2, e], dev[3, e],
-                           dev[4, e], dev[5, e], c2c, irwin_hall(h3), family, clip)
+    @inline
+    def unpack(cst):
+        return (cst[0], cst[1], cst[2], cst[3], cst[4], cst[5], cst[6], cst[7], cst[8], cst[9],
+                cst[10], cst[11], cst[12], cst[13], cst[14], cst[15], cst[16], cst[17], cst[18],
+                cst[19], cst[20], cst[21], cst[22], cst[23], cst[24], cst[25], cst[26], cst[27],
+                cst[28], cst[29], cst[30], cst[31], cst[32], cst[33], cst[34], cst[35])
 
     @njit
-    def outer_kernel(w, qb, q2b, sd, pp, out_size, in_size, dev, c2c, key, family, clip):
-        # pp: (replicas, 3, in) = p, p², sign(x); qb, q2b, sd: (replicas·out,)
+    def moments_kernel(w, m, dev, c2c, key, family, clip, cst):
+        # m: (4, n) = m_tot, m_net, s_tot, s_net; dev: (6, n) = a_up, a_down, l_up, l_down, lo, hi
+        k = unpack(cst)
+        half = k[0]
+        c2c = as_like(c2c, k[1])
+        for e in range(w.size):
+            m_up = half * (m[0, e] - m[1, e])
+            m_down = half * (m[0, e] + m[1, e])
+            v_up = m_up - half * (m[2, e] - m[3, e])
+            v_down = m_down - half * (m[2, e] + m[3, e])
+            h1, h2, h3, h4 = hashes(key, e)
+            n_up = draw(m_up, v_up, irwin_hall(h1, k), uniform24(h4 << _S32, k), k)
+            n_down = draw(m_down, v_down, irwin_hall(h2, k), uniform24(h4, k), k)
+            w[e] = element(w[e], n_up, n_down, dev[0, e], dev[1, e], dev[2, e], dev[3, e],
+                           dev[4, e], dev[5, e], c2c, irwin_hall(h3, k), family, clip, k)
+
+    @njit
+    def outer_kernel(w, qb, q2b, sd, pp, out_size, in_size, dev, c2c, key, family, clip, cst):
+        # sparse batch-1 update: pp (replicas, 3, in) = p, p², sign(x); qb, q2b, sd (replicas·out,)
+        k = unpack(cst)
+        c2c = as_like(c2c, k[1])
         replicas = qb.size // out_size
         cols = np.empty(in_size, dtype=np.intp)
         for r in range(replicas):
@@ -316,29 +380,20 @@ def _kernels():
                 if qb[ri] <= 0.0:
                     continue
                 base = ri * in_size
-                if n_cols == in_size:  # dense: contiguous inner loop (vectorised)
-                    for j in range(in_size):
-                        w[base + j] = outer_element(w[base + j], base + j, qb[ri], q2b[ri], sd[ri],
-                                                    pp[r, 0, j], pp[r, 1, j], pp[r, 2, j], dev,
-                                                    c2c, key, family, clip)
-                else:
-                    for k in range(n_cols):
-                        j = cols[k]
-                        w[base + j] = outer_element(w[base + j], base + j, qb[ri], q2b[ri], sd[ri],
-                                                    pp[r, 0, j], pp[r, 1, j], pp[r, 2, j], dev,
-                                                    c2c, key, family, clip)
-
-    @inline
-    def outer_element(we, e, qb, q2b, sd, p, p2, sx, dev, c2c, key, family, clip):
-        m = qb * p
-        s = q2b * p2
-        h1, h2, h3, h4 = hashes(key, e)
-        up = sd * sx < 0.0  # up pulses where d·x < 0
-        n = draw(m, m - s, irwin_hall(h1 if up else h2), uniform32((h4 << _S32) if up else h4))
-        n_up = n if up else 0.0
-        n_down = n - n_up
-        return element(we, n_up, n_down, dev[0, e], dev[1, e], dev[2, e], dev[3, e], dev[4, e],
-                       dev[5, e], c2c, irwin_hall(h3), family, clip)
+                for c in range(n_cols):
+                    j = cols[c]
+                    e = base + j
+                    m = qb[ri] * pp[r, 0, j]
+                    s = q2b[ri] * pp[r, 1, j]
+                    h1, h2, h3, h4 = hashes(key, e)
+                    up = sd[ri] * pp[r, 2, j] < 0.0  # up pulses where d·x < 0
+                    n = draw(m, m - s, irwin_hall(h1 if up else h2, k),
+                             uniform24((h4 << _S32) if up else h4, k), k)
+                    n_up = n if up else k[2]
+                    n_down = n - n_up
+                    w[e] = element(w[e], n_up, n_down, dev[0, e], dev[1, e], dev[2, e],
+                                   dev[3, e], dev[4, e], dev[5, e], c2c, irwin_hall(h3, k), family,
+                                   clip, k)
 
     return moments_kernel, outer_kernel
 
