@@ -148,10 +148,12 @@ def apply_moments(w: Tensor, moments: Tensor, devices: DeviceArray, key: int,
 
 def apply_outer(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,
                 devices: DeviceArray, key: int, cache: dict | None = None) -> Tensor:
-    """Batch-1 fused update: the moments are outer products, formed per element on the fly.
+    """Batch-1 fused update visiting only elements of active rows and columns (scalar loop).
 
-    Gives the very numbers of :func:`apply_moments` on the same key (a batch of one has
-    m_tot = BL q p, m_net = ±m_tot, s = BL p² q²), without the four matrices.
+    Meant for sparse inputs (Tiki-Taka's one-hot column reads); gives the very numbers of
+    :func:`apply_moments` on the same key (a batch of one has m_tot = BL q p, m_net = ±m_tot,
+    s = BL p² q²), without the four matrices. Dense batch-1 inputs are faster through
+    :func:`apply_moments` (vectorised).
     """
     consts = device_constants(devices, w.dtype, cache)
     out = w.detach().clone(memory_format=torch.contiguous_format)
@@ -362,9 +364,24 @@ def _kernels():
             w[e] = element(w[e], n_up, n_down, dev[0, e], dev[1, e], dev[2, e], dev[3, e],
                            dev[4, e], dev[5, e], c2c, irwin_hall(h3, k), family, clip, k)
 
+    @inline
+    def outer_element(we, e, qb, q2b, sd, p, p2, sx, dev, c2c, key, family, clip, k):
+        m = qb * p
+        s = q2b * p2
+        h1, h2, h3, h4 = hashes(key, e)
+        up = sd * sx < k[2]  # up pulses where d·x < 0
+        z_up, z_down = irwin_hall(h1, k), irwin_hall(h2, k)
+        u_up, u_down = uniform24(h4 << _S32, k), uniform24(h4, k)
+        n = draw(m, m - s, z_up if up else z_down, u_up if up else u_down, k)
+        n_up = n if up else k[2]
+        n_down = n - n_up
+        return element(we, n_up, n_down, dev[0, e], dev[1, e], dev[2, e], dev[3, e], dev[4, e],
+                       dev[5, e], c2c, irwin_hall(h3, k), family, clip, k)
+
     @njit
     def outer_kernel(w, qb, q2b, sd, pp, out_size, in_size, dev, c2c, key, family, clip, cst):
-        # sparse batch-1 update: pp (replicas, 3, in) = p, p², sign(x); qb, q2b, sd (replicas·out,)
+        # sparse batch-1 update (visits active columns only; scalar code, for few columns):
+        # pp (replicas, 3, in) = p, p², sign(x); qb, q2b, sd (replicas·out,)
         k = unpack(cst)
         c2c = as_like(c2c, k[1])
         replicas = qb.size // out_size
@@ -375,25 +392,17 @@ def _kernels():
                 if pp[r, 0, j] > 0.0:
                     cols[n_cols] = j
                     n_cols += 1
+            p, p2, sx = pp[r, 0], pp[r, 1], pp[r, 2]
             for i in range(out_size):
                 ri = r * out_size + i
                 if qb[ri] <= 0.0:
                     continue
                 base = ri * in_size
+                qbi, q2bi, sdi = qb[ri], q2b[ri], sd[ri]
                 for c in range(n_cols):
                     j = cols[c]
-                    e = base + j
-                    m = qb[ri] * pp[r, 0, j]
-                    s = q2b[ri] * pp[r, 1, j]
-                    h1, h2, h3, h4 = hashes(key, e)
-                    up = sd[ri] * pp[r, 2, j] < 0.0  # up pulses where d·x < 0
-                    n = draw(m, m - s, irwin_hall(h1 if up else h2, k),
-                             uniform24((h4 << _S32) if up else h4, k), k)
-                    n_up = n if up else k[2]
-                    n_down = n - n_up
-                    w[e] = element(w[e], n_up, n_down, dev[0, e], dev[1, e], dev[2, e],
-                                   dev[3, e], dev[4, e], dev[5, e], c2c, irwin_hall(h3, k), family,
-                                   clip, k)
+                    w[base + j] = outer_element(w[base + j], base + j, qbi, q2bi, sdi, p[j],
+                                                p2[j], sx[j], dev, c2c, key, family, clip, k)
 
     return moments_kernel, outer_kernel
 

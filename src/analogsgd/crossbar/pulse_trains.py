@@ -122,9 +122,9 @@ def _count_moments_single(x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor
     z = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
     u = torch.rand(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
     n = draw_counts(mean, var, z, u)
-    up = (torch.sign(d).transpose(-1, -2) @ torch.sign(x)) < 0
-    zero = torch.zeros((), dtype=n.dtype, device=n.device)
-    return PulseCounts(torch.where(up, n, zero), torch.where(up, zero, n))
+    sign = torch.sign(d).transpose(-1, -2) @ torch.sign(x)    # sign(d x): −1 → up, +1 → down
+    n_up = (n - n * sign).mul_(0.5)                             # exact: n or 0 (n = 0 at sign 0)
+    return PulseCounts(n_up, n - n_up)
 
 
 def draw_counts(mean: Tensor, var: Tensor, z: Tensor, u: Tensor) -> Tensor:

@@ -92,6 +92,7 @@ class AnalogTile:
         #: which implementation ran the last pulsed update: 'fused-numba' or 'torch'
         self.last_update_path: str | None = None
         self._fused_cache: dict = {}
+        self._zero_reference: tuple | None = None
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -103,13 +104,23 @@ class AnalogTile:
         """Program weights directly (clipped to the bounds), e.g. for an initialisation."""
         self.conductance = self.devices.clip(w.to(self.conductance) + self.devices.reference)
 
+    def _read(self) -> Tensor:
+        """The weight for a read (not to be modified): the conductance itself when the reference
+        is zero, which saves a full pass per forward and backward."""
+        ref = self.devices.reference
+        if self._zero_reference is None or self._zero_reference[0] is not ref:
+            self._zero_reference = (ref, ref._version, not bool(ref.any()))
+        elif self._zero_reference[1] != ref._version:
+            self._zero_reference = (ref, ref._version, not bool(ref.any()))
+        return self.conductance if self._zero_reference[2] else self.conductance - ref
+
     def forward(self, x: Tensor) -> Tensor:
         """y = x Wᵀ (ideal periphery)."""
-        return x @ self.weight.transpose(-1, -2)
+        return x @ self._read().transpose(-1, -2)
 
     def backward(self, d: Tensor) -> Tensor:
         """z = d W (ideal periphery)."""
-        return d @ self.weight
+        return d @ self._read()
 
     # -- writing -------------------------------------------------------------------------------
     def update(self, x: Tensor, d: Tensor, lr: float | Tensor) -> None:

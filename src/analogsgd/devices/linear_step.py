@@ -76,17 +76,21 @@ def compose_linear_step(w: Tensor, n_up: Tensor, n_down: Tensor, a_up: Tensor, a
     r_up = _rate(n_up, a_up)
     r_down = _rate(n_down, a_down)
     total = r_up + r_down
-    contraction = torch.exp(-total)
-    safe = torch.where(total > 0, total, torch.ones_like(total))
-    w_eq = (r_up * tau_max + r_down * tau_min) / safe
-    return torch.where(total > 0, w_eq + (w - w_eq) * contraction, w)
+    # total = 0 (no pulse) gives w_eq = 0 and contraction 1, i.e. w; the final where only guards
+    # infinite bounds (0·∞)
+    w_eq = (r_up * tau_max).add_(r_down * tau_min).div_(total.clamp(min=torch.finfo(total.dtype).tiny))
+    new = (w - w_eq).mul_(torch.exp(-total)).add_(w_eq)
+    return torch.where(total > 0, new, w)
 
 
 def _rate(n: Tensor, a: Tensor) -> Tensor:
     """−n·log(1 − a), finite for a → 1 (a clamped to 1 − eps of its dtype) and 0 where n = 0."""
     a = torch.as_tensor(a)
     one = 1.0 - torch.finfo(a.dtype).eps
-    r = -n * torch.log1p(-a.clamp(max=one))
+    log_keep = torch.log1p(-a.clamp(max=one))     # finite: a ≤ 1 − eps
+    if isinstance(n, Tensor) and bool(torch.isfinite(log_keep).all()):
+        return n * log_keep.neg_()                # n = 0 gives 0 without a where
+    r = -n * log_keep
     return torch.where(torch.as_tensor(n) > 0, r, torch.zeros_like(r))
 
 
