@@ -24,20 +24,20 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import platform
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
 
-import torch  # noqa: E402
+import torch
 
-from analogsgd.crossbar import AnalogTile, TileConfig, UpdateConfig, fused  # noqa: E402
-from analogsgd.devices import DeviceVariation, SoftBounds  # noqa: E402
-from analogsgd.optim.sgd import AnalogSGD  # noqa: E402
-from analogsgd.optim.tiki_taka import TikiTaka, TikiTakaConfig  # noqa: E402
+from analogsgd.crossbar import AnalogTile, TileConfig, UpdateConfig, fused
+from analogsgd.devices import DeviceVariation, SoftBounds
+from analogsgd.optim.sgd import AnalogSGD
+from analogsgd.optim.tiki_taka import TikiTaka, TikiTakaConfig
 
 IN, OUT = 784, 256
 LR = 0.05
@@ -129,7 +129,7 @@ def machine_note() -> dict:
                 break
     except OSError:
         pass
-    return {"date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    return {"date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             "cpu": cpu, "logical_cpus": os.cpu_count(), "python": platform.python_version(),
             "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "numba": getattr(fused.numba, "__version__", None)}

@@ -8,28 +8,32 @@ composition (:data:`FUSED_FAMILIES`: soft bounds / ALD, ideal); every other fami
 machine without numba, runs the torch path.
 
 Randomness. Drawing one torch random number per element costs about 4 ns (the CPU generator is
-a Mersenne twister), more than the whole fused element. The fused path therefore draws **one**
-63-bit key per update from the tile's ``torch.Generator`` and derives the per-element numbers
-from it with a counter-based generator: ``h = mix64(key + c·γ)`` with the SplitMix64 finaliser
-``mix64`` (Steele, Lea & Flood, OOPSLA 2014; the generator of Java's ``SplittableRandom``),
-γ = 0x9E3779B97F4A7C15 and counter c = 2e + 1, 2e + 2 for flat element index e. Same seed → same
-key → same numbers, independent of the order in which elements are visited. Per element:
+a Mersenne twister), about as much as the whole fused element. The fused path therefore draws
+**one** 63-bit key per update from the tile's ``torch.Generator`` and derives the per-element
+numbers from it with a counter-based generator: ``h_c = mix64(key + c·γ)`` with the SplitMix64
+finaliser ``mix64`` (Steele, Lea & Flood, OOPSLA 2014; the generator of Java's
+``SplittableRandom``), γ = 0x9E3779B97F4A7C15 and counters c = 4e + 1 … 4e + 4 for flat element
+index e. Same seed → same key → same numbers, whatever the order in which elements are visited
+(the sparse and dense kernels agree number for number). Per element:
 
-* ``h₁``: bits 0–15 → Gaussian z₊ (count draw, up), bits 16–31 → z₋, bits 32–63 → uniform u₊;
-* ``h₂``: bits 0–15 → Gaussian z_c2c, bits 32–63 → uniform u₋.
+* ``h₁``, ``h₂``, ``h₃`` → Gaussians z₊, z₋ (count draws) and z_c2c, each by Irwin–Hall: the sum of
+  the four 16-bit uniforms (k + ½)/2¹⁶ of one hash, centred and scaled by √3;
+* ``h₄`` → uniforms u₊ (bits 8–31) and u₋ (bits 40–63), (k + ½)/2²⁴ (exact in float32, never 0
+  or 1; stochastic rounding unbiased to 2⁻²⁵).
 
-Uniforms are (k + ½)/2³² (k the 32 bits): stochastic rounding is unbiased to 2⁻³³. Gaussians are
-read from a table of the inverse normal CDF at the 2¹⁶ mid-points (k + ½)/2¹⁶, rescaled to unit
-variance: exact mean 0 and variance 1, symmetric, each of 65,536 equiprobable values; tails are
-cut at ±4.35σ (mass 1.4·10⁻⁵ beyond). This is cheaper than Box–Muller (no log/sin per draw) and
-closer to a normal than Irwin–Hall sums (excess kurtosis −0.0003 instead of −0.3 for four
-uniforms). Both draws it feeds are themselves moment-matched approximations: the Gaussian plus
-stochastic rounding of the Poisson–binomial counts, and the summed per-pulse c2c noise.
+Irwin–Hall was chosen over Box–Muller and an inverse-CDF table because it vectorises (no log,
+sin or gather; a gather or libm call stops LLVM from vectorising the whole loop, which then runs
+about 8× slower). Its numbers have mean 0 and variance 1 − 2⁻³² exactly, no skew, but excess
+kurtosis −0.3 and support ±√12 = ±3.46σ (a normal has 0.06 % of its mass beyond). Both draws it
+feeds are moment-matched approximations already (the Gaussian-plus-rounding draw of the
+Poisson–binomial counts, and the summed per-pulse c2c noise): means and variances are kept
+exactly, the fourth moment of the noise is not. The torch path keeps ``torch.randn``.
 
 The torch path keeps drawing ``torch.randn``/``torch.rand`` from the same generator: the two
 paths agree in distribution, not number by number. Given the same random inputs
 (:func:`counter_randoms` yields the fused path's), :func:`apply_moments_torch` reproduces the
-fused result to float rounding; the tests check this.
+fused result to float rounding; the tests check this. Kernels compute in the tile's float type
+(float32 tiles in float32, as the torch path does).
 
 Elements without pulses keep their conductance (it is inside the bounds already: every write
 clips). Rows or columns whose pulse probability is zero (e.g. the one-hot column reads of a

@@ -108,9 +108,8 @@ class AnalogTile:
         """The weight for a read (not to be modified): the conductance itself when the reference
         is zero, which saves a full pass per forward and backward."""
         ref = self.devices.reference
-        if self._zero_reference is None or self._zero_reference[0] is not ref:
-            self._zero_reference = (ref, ref._version, not bool(ref.any()))
-        elif self._zero_reference[1] != ref._version:
+        known = self._zero_reference
+        if known is None or known[0] is not ref or known[1] != ref._version:
             self._zero_reference = (ref, ref._version, not bool(ref.any()))
         return self.conductance if self._zero_reference[2] else self.conductance - ref
 
