@@ -184,3 +184,21 @@ def test_fused_and_torch_paths_agree_in_mean_and_spread():
     se = ((a.var(0) + b.var(0)) / trials).sqrt()
     assert ((a.mean(0) - b.mean(0)).abs() <= K * se + 1e-12).all()
     assert ((a.var(0) / b.var(0) - 1).abs() < 0.1).all()
+
+
+def test_restored_tile_continues_identically():
+    """A tile restored from another's state_dict (d2d tensors, conductance, generator) makes the
+    same next update on either path: cached per-device constants follow the new tensors."""
+    def tile(seed, kernel):
+        cfg = TileConfig(device=SoftBounds(), variation=VARIATION, update=UpdateConfig(kernel=kernel))
+        return AnalogTile((12, 20), cfg, torch.Generator().manual_seed(seed))
+
+    for kernel in ("auto", "torch"):
+        x, d = _inputs(4, 12, 20, seed=8, dtype=torch.float32)
+        a, b = tile(1, kernel), tile(2, kernel)
+        a.update(x, d, 0.1)
+        b.update(x, d, 0.1)                       # b's constants cached for its own devices
+        b.load_state_dict(a.state_dict())
+        a.update(x, d, 0.1)
+        b.update(x, d, 0.1)
+        assert torch.equal(a.conductance, b.conductance)

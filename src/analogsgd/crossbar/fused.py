@@ -88,8 +88,14 @@ _SQRT3 = math.sqrt(3.0)
 
 
 def supports(devices: DeviceArray, *tensors: Tensor) -> bool:
-    """True when numba imports, the device family has a kernel and the tensors are CPU floats."""
+    """True when numba imports, the device family has a kernel, the d2d tensors have the
+    conductance's shape (the first of ``tensors``) and all tensors are CPU floats."""
     if not NUMBA_AVAILABLE or type(devices.device) not in FUSED_FAMILIES:
+        return False
+    shape = devices.gain_up.shape
+    if any(t.shape != shape for t in (devices.gain_down, devices.tau_min, devices.tau_max)):
+        return False
+    if tensors and tensors[0].shape != shape:  # the first tensor is the conductance
         return False
     return all(t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
                and not t.requires_grad for t in tensors)
@@ -106,13 +112,14 @@ def device_constants(devices: DeviceArray, dtype: torch.dtype, cache: dict | Non
 
     a± is one pulse's relative step: for soft bounds one up pulse at w moves by a₊(τ_max − w),
     one down pulse by a₋(w − τ_min) (:meth:`SoftBounds.compose_pulses`); for the ideal device
-    a± is the step Δw_min·gain±. Recomputed only when a d2d tensor changed (pointer or
-    in-place version), so the per-update cost is nil.
+    a± is the step Δw_min·gain±. Recomputed only when a d2d tensor was replaced or changed in
+    place (its version counter), so the per-update cost is nil.
     """
     parts = (devices.gain_up, devices.gain_down, devices.tau_min, devices.tau_max)
-    stamp = (id(devices.device), dtype) + tuple((t.data_ptr(), t._version) for t in parts)
-    if cache is not None and cache.get("stamp") == stamp:
-        return cache["constants"]
+    versions = (devices.device, dtype) + tuple(t._version for t in parts)
+    if (cache is not None and cache.get("versions") == versions
+            and all(a is b for a, b in zip(cache["parts"], parts, strict=True))):
+        return cache["constants"]  # same tensors (held by the cache, so never reallocated)
     dev = devices.device
     step_up, step_down = dev.dw_min * devices.gain_up, dev.dw_min * devices.gain_down
     if isinstance(dev, SoftBounds):
@@ -126,7 +133,7 @@ def device_constants(devices: DeviceArray, dtype: torch.dtype, cache: dict | Non
     consts = torch.stack([t.expand(a_up.shape).reshape(-1) for t in
                           (a_up, a_down, l_up, l_down, devices.tau_min, devices.tau_max)]).to(dtype)
     if cache is not None:
-        cache["stamp"], cache["constants"] = stamp, consts
+        cache["parts"], cache["versions"], cache["constants"] = parts, versions, consts
     return consts
 
 
