@@ -19,7 +19,10 @@ Two counting methods give, per element, the numbers of up and down pulses of the
   of independent Binomial(BL_b, p_bj q_bi)) with four matrix products, and draws
   n = ⌊m + s·z + u⌋ (z normal, u uniform; s² = v − f(1−f), f the fractional part of m, for
   m ≥ 1; s = 0 below), clipped at 0. Its mean is exact wherever m + s z ≥ 0 and its variance
-  matches v up to the rounding term; it needs O(batch·(in+out)) work instead of O(batch·BL·in·out).
+  matches v up to the rounding term (for m < 1 the count is 0 or 1, variance m(1 − m)); it needs
+  O(batch·(in+out)) work instead of O(batch·BL·in·out). A batch of one draws one count per
+  element (all its pulses share a sign). :mod:`~analogsgd.crossbar.fused` runs the same draw
+  fused with the device update in one numba loop where it can.
 """
 
 from __future__ import annotations
