@@ -43,3 +43,15 @@ def test_toml_overrides(tmp_path, capsys):
     assert main(["config", "ls-asymptotic", "--config", str(f)]) == 0
     cfg = json.loads(capsys.readouterr().out)
     assert cfg["steps"] == 7 and cfg["alphas"] == [0.4]
+
+
+def test_divergent_run_stops_with_a_clear_error_and_no_metrics(tmp_path, capsys):
+    """Digital SGD with α·L = 50 diverges: the run stops naming the step; no metrics are written."""
+    out = tmp_path / "run"
+    args = ["run", "ls-asymptotic", "--out", str(out), "--no-progress", "--set", "d_in=4",
+            "--set", "d_out=3", "--set", "n_samples=16", "--set", "w_star_max=0.3", "--set",
+            "steps=400", "--set", "alphas=50", "--set", "taus=0.6", "--set", "sigma_sqs=0.01"]
+    assert main(args) == 3
+    err = capsys.readouterr().err
+    assert "weights became non-finite at step" in err
+    assert (out / "config.json").is_file() and not (out / "metrics.json").exists()
