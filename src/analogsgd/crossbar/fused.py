@@ -314,13 +314,18 @@ def _kernels():
 
     @inline
     def draw(mean, var, z, u, k):
-        # n = ⌊max(m + s z, 0) + u⌋, s² = v − f(1 − f) for m ≥ 1 (pulse_trains.draw_counts);
-        # branch-free so that LLVM vectorises the loop
+        # pulse_trains.draw_counts: for m < 1, n ∈ {0, 1, 2} with exact mean and variance;
+        # for m ≥ 1, n = ⌊max(m + s z, 0) + u⌋, s² = v − f(1 − f); branch-free so that LLVM
+        # vectorises the loop
         zero, one = k[2], k[1]
+        two = one + one
         mean = max(mean, zero)
+        p2 = min(max(var + mean * (mean - one), zero), mean) / two
+        small = (one if u < mean - p2 else zero) + (one if u < p2 else zero)
         frac = mean - np.floor(mean)
         spread = np.sqrt(max(var - frac * (one - frac), zero)) if mean >= one else zero
-        return np.floor(max(mean + spread * z, zero) + u)
+        large = np.floor(max(mean + spread * z, zero) + u)
+        return small if mean < one else large
 
     @inline
     def exp_neg(t, k):

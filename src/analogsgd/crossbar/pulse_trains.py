@@ -131,16 +131,26 @@ def _count_moments_single(x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor
 
 
 def draw_counts(mean: Tensor, var: Tensor, z: Tensor, u: Tensor) -> Tensor:
-    """n = ⌊max(m + s·z, 0) + u⌋ with s² = v − f(1 − f) for m ≥ 1 (s = 0 below), m clipped at 0.
+    """A pulse count with mean m and variance v (m clipped at 0).
+
+    * m < 1: n ∈ {0, 1, 2} with P(n = 2) = p₂ = (v − m(1 − m))/2 and P(n ≥ 1) = m − p₂:
+      mean and variance exact for any v in [m(1 − m), m] (every Poisson–binomial count);
+      n = [u < m − p₂] + [u < p₂].
+    * m ≥ 1: n = ⌊max(m + s·z, 0) + u⌋ with s² = v − f(1 − f), f = m − ⌊m⌋: mean exact where
+      m + s z ≥ 0, variance within 1/6 of v (the rounding term); a rounded Gaussian.
 
     ``z`` standard normal, ``u`` uniform on [0, 1). Works in place on ``mean``, ``var`` and ``z``
     (pass copies to keep them).
     """
     mean = mean.clamp_(min=0.0)
+    small = mean < 1.0
+    p2 = torch.minimum(torch.addcmul(var, mean, mean - 1.0).clamp(min=0.0), mean) * 0.5
+    n_small = (u < mean - p2).to(mean.dtype) + (u < p2).to(mean.dtype)
     frac = torch.frac(mean)                                     # m − ⌊m⌋ for m ≥ 0
     spread = torch.addcmul(var, frac, frac - 1.0).clamp_(min=0.0).sqrt_()   # v − f(1 − f)
-    spread.masked_fill_(mean < 1.0, 0.0)
-    return z.mul_(spread).add_(mean).clamp_(min=0.0).add_(u).floor_()
+    spread.masked_fill_(small, 0.0)
+    n = z.mul_(spread).add_(mean).clamp_(min=0.0).add_(u).floor_()
+    return torch.where(small, n_small, n)
 
 
 def _draw(mean: Tensor, var: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -174,16 +184,40 @@ def count_bit_trains(x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,
 COUNTING = {"moments": count_moments, "bit_trains": count_bit_trains}
 
 
+#: counts with a mean below this are drawn as sums of exact {0, 1, 2} pieces in element-wise updates
+SPLIT_PIECES = 8
+
+
+def _draw_pieces(mean: Tensor, var: Tensor, generator: torch.Generator | None,
+                 pieces: int = SPLIT_PIECES) -> Tensor:
+    """A count with mean m and variance v as a sum of J = ⌈m⌉ independent {0, 1, 2} draws of
+    mean m/J and variance v/J each (exact first two moments; see :func:`draw_counts`) where
+    m < ``pieces``, and the rounded Gaussian of :func:`draw_counts` above (where its mean bias
+    from clipping at zero is below 0.1 %)."""
+    mean = mean.clamp(min=0.0)
+    parts = torch.ceil(mean).clamp_(1.0, float(pieces))
+    m_j, v_j = mean / parts, var / parts
+    p2 = torch.minimum(torch.addcmul(v_j, m_j, m_j - 1.0).clamp(min=0.0), m_j) * 0.5
+    small = torch.zeros_like(mean)
+    for j in range(pieces):
+        u = torch.rand(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        small += ((u < m_j - p2).to(mean.dtype) + (u < p2).to(mean.dtype)) * (j < parts)
+    large = _draw(mean, var, generator)
+    return torch.where(mean < pieces, small, large)
+
+
 def stochastic_pulse_counts(delta: Tensor, dw_min: float, max_bl: int,
                             generator: torch.Generator | None) -> PulseCounts:
     """Pulses for an element-wise desired update ΔW (App. B of Wu et al. 2024).
 
-    Each element fires n = ⌊|ΔW|/Δw_min + u⌋ pulses (stochastic rounding, at most ``max_bl``)
-    of sign sign(ΔW): E[n Δw_min] = |ΔW|, and the rounding variance is the limited-state noise
-    ζ of Lemma 1 of Li et al. (2025).
+    The element fires in each of BL = ``max_bl`` slots with probability
+    p = |ΔW|/(BL Δw_min), pulses of sign sign(ΔW): n ~ Binomial(BL, p), so E[n Δw_min] = |ΔW|
+    and Var[n Δw_min] = |ΔW| Δw_min (1 − |ΔW|/(BL Δw_min)), the limited-state noise ζ of
+    Lemma 1 of Li et al. (2025). |ΔW| above BL Δw_min saturates at BL pulses. n is drawn with
+    these two moments by :func:`_draw_pieces`.
     """
-    u = torch.rand(delta.shape, generator=generator, dtype=delta.dtype, device=delta.device)
-    n = torch.floor(delta.abs() / dw_min + u).clamp(max=max_bl)
+    mean = (delta.abs() / dw_min).clamp(max=max_bl)
+    n = _draw_pieces(mean, mean * (1.0 - mean / max_bl), generator).clamp_(max=max_bl)
     up = delta > 0
     zero = torch.zeros_like(n)
     return PulseCounts(torch.where(up, n, zero), torch.where(up, zero, n))
