@@ -198,8 +198,13 @@ def counter_randoms(key: int, n: int, dtype: torch.dtype = torch.float64) -> dic
     def uniform24(v):
         return ((v >> _S40).astype(np.float64) + 0.5) * 2.0 ** -24
 
+    def uniforms16(v):  # the four 16-bit uniforms of one hash: the extra count pieces
+        return np.stack([(((v >> np.uint64(16 * i)) & _LOW16).astype(np.float64) + 0.5) * _INV16
+                         for i in range(4)])
+
     out = {"z_up": irwin_hall(h[0]), "z_down": irwin_hall(h[1]), "z_c2c": irwin_hall(h[2]),
-           "u_up": uniform24(h[3] << _S32), "u_down": uniform24(h[3])}
+           "u_up": uniform24(h[3] << _S32), "u_down": uniform24(h[3]),
+           "e_up": uniforms16(h[0]), "e_down": uniforms16(h[1])}
     return {name: torch.from_numpy(v).to(dtype) for name, v in out.items()}
 
 
@@ -222,8 +227,11 @@ def apply_moments_torch(w: Tensor, moments: Tensor, devices: DeviceArray,
     def r(name):
         return randoms[name].reshape(shape).to(w.dtype).clone()
 
-    n_up = draw_counts(m_up, v_up, r("z_up"), r("u_up"))
-    n_down = draw_counts(m_down, v_down, r("z_down"), r("u_down"))
+    def extra(name):
+        return randoms[name].reshape((-1,) + tuple(shape)).to(w.dtype)
+
+    n_up = draw_counts(m_up, v_up, r("z_up"), r("u_up"), extra("e_up"))
+    n_down = draw_counts(m_down, v_down, r("z_down"), r("u_down"), extra("e_down"))
     return devices.apply_pulses(w, n_up, n_down, noise=r("z_c2c"))
 
 
@@ -313,19 +321,33 @@ def _kernels():
         return (s - k[11]) * k[3]
 
     @inline
-    def draw(mean, var, z, u, k):
-        # pulse_trains.draw_counts: for m < 1, n ∈ {0, 1, 2} with exact mean and variance;
-        # for m ≥ 1, n = ⌊max(m + s z, 0) + u⌋, s² = v − f(1 − f); branch-free so that LLVM
-        # vectorises the loop
+    def piece(u, a, p2, k):
+        # one {0, 1, 2} piece of pulse_trains.draw_counts
+        return (k[1] if u < a else k[2]) + (k[1] if u < p2 else k[2])
+
+    @inline
+    def uniform16(h, i, k):
+        return (as_like((h >> np.uint64(16 * i)) & _LOW16, k[0]) + k[0]) * k[4]
+
+    @inline
+    def draw(mean, var, z, u, h, k):
+        # pulse_trains.draw_counts (PIECES = 3): for m < 3 the sum of ⌈m⌉ exact {0, 1, 2}
+        # pieces (uniforms u and 16-bit chunks of h); above, n = ⌊max(m + s z, 0) + u⌋
+        # with s² = v − f(1 − f); branch-free so that LLVM vectorises the loop
         zero, one = k[2], k[1]
-        two = one + one
         mean = max(mean, zero)
-        p2 = min(max(var + mean * (mean - one), zero), mean) / two
-        small = (one if u < mean - p2 else zero) + (one if u < p2 else zero)
+        parts = min(max(np.ceil(mean), one), k[22] + one)
+        m_j = mean / parts
+        v_j = var / parts
+        p2 = min(max(v_j + m_j * (m_j - one), zero), m_j) * k[0]
+        a = m_j - p2
+        small = piece(u, a, p2, k)
+        small += piece(uniform16(h, 0, k), a, p2, k) if parts > one else zero
+        small += piece(uniform16(h, 1, k), a, p2, k) if parts > k[22] else zero
         frac = mean - np.floor(mean)
         spread = np.sqrt(max(var - frac * (one - frac), zero)) if mean >= one else zero
         large = np.floor(max(mean + spread * z, zero) + u)
-        return small if mean < one else large
+        return small if mean < k[22] + one else large
 
     @inline
     def exp_neg(t, k):
@@ -400,8 +422,8 @@ def _kernels():
             v_up = m_up - half * (m[2, e] - m[3, e])
             v_down = m_down - half * (m[2, e] + m[3, e])
             h1, h2, h3, h4 = hashes(key, e)
-            n_up = draw(m_up, v_up, irwin_hall(h1, k), uniform24(h4 << _S32, k), k)
-            n_down = draw(m_down, v_down, irwin_hall(h2, k), uniform24(h4, k), k)
+            n_up = draw(m_up, v_up, irwin_hall(h1, k), uniform24(h4 << _S32, k), h1, k)
+            n_down = draw(m_down, v_down, irwin_hall(h2, k), uniform24(h4, k), h2, k)
             w[e] = element(w[e], n_up, n_down, dev[0, e], dev[1, e], dev[2, e], dev[3, e],
                            dev[4, e], dev[5, e], c2c, irwin_hall(h3, k), family, clip, k)
 
@@ -413,7 +435,7 @@ def _kernels():
         up = sd * sx < k[2]  # up pulses where d·x < 0
         z_up, z_down = irwin_hall(h1, k), irwin_hall(h2, k)
         u_up, u_down = uniform24(h4 << _S32, k), uniform24(h4, k)
-        n = draw(m, m - s, z_up if up else z_down, u_up if up else u_down, k)
+        n = draw(m, m - s, z_up if up else z_down, u_up if up else u_down, h1 if up else h2, k)
         n_up = n if up else k[2]
         n_down = n - n_up
         return element(we, n_up, n_down, dev[0, e], dev[1, e], dev[2, e], dev[3, e], dev[4, e],
