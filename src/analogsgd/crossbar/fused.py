@@ -53,6 +53,10 @@ from torch import Tensor
 from ..devices.ideal import IdealDevice
 from ..devices.linear_step import SoftBounds
 from ..devices.variation import DeviceArray
+from .pulse_trains import PIECES
+
+if PIECES != 3:  # the kernel's count draw below is unrolled for three pieces
+    raise ImportError(f"analogsgd.crossbar.fused is written for PIECES = 3, not {PIECES}")
 
 log = logging.getLogger(__name__)
 

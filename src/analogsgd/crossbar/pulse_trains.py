@@ -142,7 +142,7 @@ def draw_counts(mean: Tensor, var: Tensor, z: Tensor, u: Tensor, extra: Tensor) 
 
     ``PIECES`` = 3 trades these last small errors for speed: each piece costs one uniform and a
     few operations per element (measured: the fused update of a 784×256 tile at batch 64 takes
-    about 8 % longer with 3 pieces and 16 % with 5 than with none).
+    about 5 % longer with 3 pieces and 10 % with 5 than with none).
 
     ``z`` standard normal, ``u`` and ``extra`` ((PIECES − 1, ...)) uniform on [0, 1); u is the
     first piece's uniform. Works in place on ``mean``, ``var`` and ``z`` (pass copies to keep
