@@ -15,6 +15,14 @@ from ..devices.variation import DeviceArray
 from ..errors import ConfigError
 
 
+def per_replica(lr: float | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
+    """A learning rate broadcastable against (replicas, out, in): a 1-D tensor of one value per
+    replica becomes (replicas, 1, 1) in ``like``'s dtype and device; a scalar is returned as is."""
+    if isinstance(lr, torch.Tensor) and lr.dim() > 0:
+        return lr.to(like).reshape(lr.shape + (1, 1))
+    return lr
+
+
 def stack_device_arrays(arrays: list[DeviceArray]) -> DeviceArray:
     """Stack realised arrays whose nominal devices differ at most in their bounds.
 

@@ -28,6 +28,7 @@ from ..devices.linear_step import SoftBounds
 from ..devices.variation import DeviceArray, DeviceVariation
 from ..errors import ConfigError
 from . import fused
+from .replicas import per_replica
 from .pulse_trains import COUNTING, batch_moments, pulse_probabilities, stochastic_pulse_counts
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ class AnalogTile:
         """Apply ΔW = −lr · Σ_b d_bᵀ x_b (x: (..., B, in), d: (..., B, out))."""
         cfg = self.config.update
         if cfg.mode == "expected":
-            delta = -_as_lr(lr, x) * (d.transpose(-1, -2) @ x)
+            delta = -per_replica(lr, x) * (d.transpose(-1, -2) @ x)
             self._expected(delta)
             return
         p, q, bl = pulse_probabilities(x, d, lr, self.devices.device.dw_min, cfg.desired_bl,
@@ -198,9 +199,3 @@ class AnalogTile:
             setattr(d, name, state[name].clone())
         self.conductance = state["conductance"].clone()
         self.generator.set_state(state["generator"])
-
-
-def _as_lr(lr: float | Tensor, like: Tensor) -> Tensor | float:
-    if isinstance(lr, Tensor) and lr.dim() > 0:
-        return lr.to(like).reshape(lr.shape + (1, 1))
-    return lr

@@ -22,7 +22,6 @@ mismatch errors proportional to ``w`` instead.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from ..config import POSITIVE, Config, Interval, IsBool, OneOf, param

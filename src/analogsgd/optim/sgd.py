@@ -10,14 +10,9 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ..crossbar.replicas import per_replica
 from ..crossbar.tile import AnalogTile
 from .base import LearningRule
-
-
-def _lr(lr: float | Tensor, like: Tensor) -> float | Tensor:
-    if isinstance(lr, Tensor) and lr.dim() > 0:
-        return lr.to(like).reshape(lr.shape + (1,) * 2)
-    return lr
 
 
 class DigitalSGD(LearningRule):
@@ -37,7 +32,7 @@ class DigitalSGD(LearningRule):
         self.step_dense(d.transpose(-1, -2) @ x)
 
     def step_dense(self, grad: Tensor) -> None:
-        self._w = self._w - _lr(self.lr, grad) * grad
+        self._w = self._w - per_replica(self.lr, grad) * grad
 
     def state_dict(self) -> dict:
         return {"weight": self._w.clone()}
@@ -63,7 +58,7 @@ class AnalogSGD(LearningRule):
         self.tile.update(x, d, self.lr)
 
     def step_dense(self, grad: Tensor) -> None:
-        self.tile.apply(-_lr(self.lr, grad) * grad)
+        self.tile.apply(-per_replica(self.lr, grad) * grad)
 
     def state_dict(self) -> dict:
         return {"tile": self.tile.state_dict()}

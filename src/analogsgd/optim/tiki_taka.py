@@ -21,9 +21,9 @@ import torch
 from torch import Tensor
 
 from ..config import NON_NEGATIVE, POSITIVE_INT, Config, OneOf, param
+from ..crossbar.replicas import per_replica
 from ..crossbar.tile import AnalogTile
 from .base import LearningRule
-from .sgd import _lr
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class TikiTaka(LearningRule):
         self._after_step()
 
     def step_dense(self, grad: Tensor) -> None:
-        self.fast.apply(-_lr(self.fast_lr, grad) * grad)
+        self.fast.apply(-per_replica(self.fast_lr, grad) * grad)
         self._after_step()
 
     def _after_step(self) -> None:
