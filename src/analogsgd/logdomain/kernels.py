@@ -30,10 +30,12 @@ def _field(m, v, P, n_ut, isp, isn, floor, c, iu, itau, ilam, ileak, iqe, gpp, g
            gyp, gyn, gep, gen, ga, gb, gc, gd, glp, gln, xp, xn, yp, yn, f, d, a, b, absb, jac):
     """One instance's f (and d, a, b): the equations of circuit_ode.vector_field."""
     yhat = 0.0
-    for j in range(P):
+    for j in range(P):  # half-cell currents, held in f and absb until loop 2 overwrites them
         x = v[m, j] / n_ut[m]
         ep_ = isp[m, j] * math.exp(x)
         en_ = isn[m, j] * math.exp(-x)
+        f[j] = ep_
+        absb[j] = en_
         ip = ep_ + floor
         inn = en_ + floor
         yhat += (gpp[m, j] * xp[m, j] - gpn[m, j] * xn[m, j]) * ip + \
@@ -45,9 +47,8 @@ def _field(m, v, P, n_ut, isp, isn, floor, c, iu, itau, ilam, ileak, iqe, gpp, g
     dep = gep[m] * 0.5 * (e / root + 1.0)
     den = gen[m] * 0.5 * (e / root - 1.0)
     for j in range(P):
-        x = v[m, j] / n_ut[m]
-        ep_ = isp[m, j] * math.exp(x)
-        en_ = isn[m, j] * math.exp(-x)
+        ep_ = f[j]
+        en_ = absb[j]
         ip = ep_ + floor
         inn = en_ + floor
         dip = ep_ / n_ut[m]
