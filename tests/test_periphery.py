@@ -91,6 +91,35 @@ def test_noise_management_none_clips_and_abs_max_rescales():
     assert torch.equal(zero, torch.zeros(2, 3, dtype=F64))  # an all-zero row reads 0 (s = 1)
 
 
+def test_all_zero_row_reads_exactly_zero_under_noise_management():
+    """An all-zero row has s_b = max|x_b| = 0, so its de-normalised read s_b·ŷ is exactly 0, not
+    the output noise at full scale (aihwkit short-cuts it the same way); the other rows keep the
+    very numbers they had, the draws being the same. Forward with input noise keeps the noisy
+    read at s_b = 1, as aihwkit does."""
+    w = rand(6, 5, seed=2, scale=0.3)
+    x = rand(4, 5, seed=3)
+    x[1] = 0.0
+    io = PeripheryConfig.paper().forward                 # σ_out = 0.1, 8-bit ADC over ±20
+    for direction in ("forward", "backward"):
+        y = analog_mvm(x, w, io, gen(5), direction)
+        assert torch.equal(y[1], torch.zeros(6, dtype=F64))
+        unmanaged = analog_mvm(x, w, io.replace(noise_management="none"), gen(5), direction)
+        assert unmanaged[1].abs().max() > 0.0             # without management: noise, as before
+        x_nonzero = x.clone()
+        x_nonzero[1] = 1.0
+        other = analog_mvm(x_nonzero, w, io, gen(5), direction)
+        keep = [0, 2, 3]
+        assert torch.equal(y[keep], other[keep])
+    noisy_in = io.replace(inp_noise=0.05)
+    assert analog_mvm(x, w, noisy_in, gen(5), "forward")[1].abs().max() > 0.0
+    assert torch.equal(analog_mvm(x, w, noisy_in, gen(5), "backward")[1],
+                       torch.zeros(6, dtype=F64))
+    tile = make_tile((6, 5), PeripheryConfig.paper())
+    assert torch.equal(tile.backward(torch.zeros(2, 6, dtype=F64)), torch.zeros(2, 5, dtype=F64))
+    with pytest.raises(ValueError, match="direction"):
+        analog_mvm(x, w, io, gen(), "sideways")
+
+
 def test_quantisation_step_matches_aihwkit_resolution():
     assert quantisation_step(7, 1.0) == 2.0 / 126  # aihwkit inp_res = 1/(2**7 - 2) of the range
     assert quantisation_step(8, 20.0) == 40.0 / 254

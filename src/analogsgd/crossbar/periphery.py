@@ -6,8 +6,11 @@ the model and its defaults are those of IBM aihwkit's ``IOParameters`` (Rasch et
 flexible and fast PyTorch toolkit for simulating training and inference on analog crossbar
 arrays"; Gokmen & Vlasov 2016 for the bounded, noisy read):
 
-1. **Noise management** (``abs_max``): s_b = max_j |x_bj| / b_in (1 where the row is all zero),
-   so that the largest input reaches the DAC bound; ``none``: s_b = 1.
+1. **Noise management** (``abs_max``): s_b = max_j |x_bj| / b_in, so that the largest input
+   reaches the DAC bound; ``none``: s_b = 1. An all-zero row has s_b = 0, and stage 8 multiplies
+   its read by 0: it reads exactly 0, as in aihwkit (``rpu_forward_backward_pass.cpp``), which
+   short-cuts such a row to 0 in the backward read always and in the forward read when there is
+   no input noise; a forward read with σ_in > 0 reads the row at s_b = 1 with all its noise.
 2. **Bound management** scale r (1, then 2, 4, … for the re-reads, see below); x̂ = x / (s r).
 3. **DAC**: x̂ ← clip(Δ_in round(x̂ / Δ_in), −b_in, b_in) with Δ_in = 2 b_in / (2^n_in − 2)
    (n_in bits, sign included: 2^n_in − 1 levels; ``inp_bits = 0``: no rounding, clip only).
@@ -202,27 +205,43 @@ def _read(x: Tensor, scale: Tensor | float, wt: Tensor, io: IOConfig,
     return y, saturated
 
 
-def noise_management_scale(x: Tensor, io: IOConfig) -> Tensor | float:
-    """s of stage 1: max_j |x_bj| / b_in per sample (1 for all-zero rows), or 1 for 'none'."""
+def noise_management_scale(x: Tensor, io: IOConfig) -> tuple[Tensor | float, Tensor | None]:
+    """s of stage 1 and the all-zero rows: (max_j |x_bj| / b_in per sample with 1 in place of
+    0, the mask (..., B, 1) of the rows whose max is 0), or (1, None) for 'none'."""
     if io.noise_management == "none":
-        return 1.0
+        return 1.0, None
     s = x.abs().amax(dim=-1, keepdim=True) / io.inp_bound
-    return torch.where(s > 0, s, torch.ones_like(s))
+    zero = s == 0
+    return torch.where(zero, torch.ones_like(s), s), zero
 
 
-def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, generator: torch.Generator) -> Tensor:
+#: read directions of :func:`analog_mvm`
+DIRECTIONS = ("forward", "backward")
+
+
+def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, generator: torch.Generator,
+               direction: str = "forward") -> Tensor:
     """y = x wᵀ read through the periphery ``io`` (stages 1–8 and iterative bound management
     of the module docstring); x (..., B, in), w (..., out, in), leading dims broadcast.
 
-    Draws only from ``generator``; a perfect ``io`` returns ``x @ wᵀ`` and draws nothing.
+    ``direction`` decides only the all-zero rows under noise management (stage 1): they read 0
+    in the backward direction, and in the forward direction unless σ_in > 0. Draws only from
+    ``generator`` (the same numbers whatever the zero rows); a perfect ``io`` returns ``x @ wᵀ``
+    and draws nothing.
     """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}; got {direction!r} instead.")
     wt = w.transpose(-1, -2)
     if io.is_perfect:
         return x @ wt
     if x.dim() == 1:  # one sample without a batch dimension
-        return analog_mvm(x.unsqueeze(0), w, io, generator).squeeze(-2)
-    s = noise_management_scale(x, io)
+        return analog_mvm(x.unsqueeze(0), w, io, generator, direction).squeeze(-2)
+    s, zero = noise_management_scale(x, io)
     y, saturated = _read(x, s, wt, io, generator)
+    if zero is not None and (direction == "backward" or io.inp_noise == 0.0):
+        y = y.masked_fill(zero, 0.0)          # s_b = 0: the de-normalised read is exactly 0
+        if saturated is not None:
+            saturated = saturated & ~zero.squeeze(-1)
     if io.bound_management == "none" or saturated is None:
         return y
     limit = io.max_bm_scale

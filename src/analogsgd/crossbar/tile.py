@@ -129,7 +129,7 @@ class AnalogTile:
     def backward(self, d: Tensor) -> Tensor:
         """z = d W read through the backward periphery (the same read with Wᵀ)."""
         return analog_mvm(d, self._read().transpose(-1, -2), self.config.periphery.backward,
-                          self.generator)
+                          self.generator, direction="backward")
 
     # -- writing -------------------------------------------------------------------------------
     def update(self, x: Tensor, d: Tensor, lr: float | Tensor) -> None:
