@@ -13,9 +13,11 @@ invariants go in :meth:`Config.check_invariants`.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from .errors import ConfigError, is_real_number
 
@@ -106,34 +108,97 @@ class IsBool(Constraint):
 
 @dataclass(frozen=True)
 class NumberList(Constraint):
-    """A non-empty sequence of numbers each satisfying ``item``."""
+    """A sequence of at least ``min_len`` numbers each satisfying ``item``; with ``distinct`` no
+    value repeats, with ``increasing`` the values rise strictly (which implies distinct)."""
 
     item: Interval = Interval()
     min_len: int = 1
+    distinct: bool = False
+    increasing: bool = False
 
     def ok(self, value: Any) -> bool:
-        return (
-            isinstance(value, (list, tuple))
-            and len(value) >= self.min_len
-            and all(self.item.ok(v) for v in value)
-        )
+        if not (isinstance(value, (list, tuple)) and len(value) >= self.min_len
+                and all(self.item.ok(v) for v in value)):
+            return False
+        if self.increasing and any(b <= a for a, b in itertools.pairwise(value)):
+            return False
+        return not (self.distinct and len(set(value)) != len(value))
 
     def describe(self) -> str:
-        return f"a list of at least {self.min_len} items, each {self.item.describe()}"
+        order = ", strictly increasing" if self.increasing else (", distinct" if self.distinct else "")
+        return f"a list of at least {self.min_len} items{order}, each {self.item.describe()}"
 
     def invalid_example(self) -> Any:
         return []
 
 
+@dataclass(frozen=True)
+class Text(Constraint):
+    """A string; non-empty when ``non_empty`` (e.g. a name), any string otherwise (a path,
+    ``''`` for a default)."""
+
+    non_empty: bool = False
+
+    def ok(self, value: Any) -> bool:
+        return isinstance(value, str) and (bool(value.strip()) or not self.non_empty)
+
+    def describe(self) -> str:
+        return "a non-empty string" if self.non_empty else "a string"
+
+    def invalid_example(self) -> Any:
+        return 0
+
+
+@dataclass(frozen=True)
+class TextList(Constraint):
+    """A non-empty sequence of distinct non-empty strings (e.g. dataset names)."""
+
+    def ok(self, value: Any) -> bool:
+        return (isinstance(value, (list, tuple)) and len(value) >= 1
+                and all(isinstance(v, str) and v.strip() for v in value)
+                and len(set(value)) == len(value))
+
+    def describe(self) -> str:
+        return "a non-empty list of distinct non-empty strings"
+
+    def invalid_example(self) -> Any:
+        return ()
+
+
+@dataclass(frozen=True)
+class InstanceOf(Constraint):
+    """An instance of ``cls`` (a nested config such as a device, a design or a solver)."""
+
+    cls: type
+
+    def ok(self, value: Any) -> bool:
+        return isinstance(value, self.cls)
+
+    def describe(self) -> str:
+        return f"an instance of {self.cls.__name__}"
+
+    def invalid_example(self) -> Any:
+        return "__not_a_config__"
+
+
 POSITIVE = Interval(0.0, None, low_open=True)
 NON_NEGATIVE = Interval(0.0, None)
-PROBABILITY = Interval(0.0, 1.0)
 POSITIVE_INT = Interval(1, None, integer=True)
 NON_NEGATIVE_INT = Interval(0, None, integer=True)
 
 
+def check_argument(name: str, value: Any, check: Constraint, fix: str | None = None) -> Any:
+    """``value`` if it satisfies ``check``, else a :class:`ConfigError` naming the argument
+    ``name`` (``"AnalogSGD.lr"``): the boundary check of a library function, the same one a
+    config field gets."""
+    if not check.ok(value):
+        raise ConfigError(name, value, check.describe(), fix)
+    return value
+
+
 def param(default: Any, doc: str, check: Constraint | None = None, **kwargs: Any) -> Any:
-    """Declare a config field: default, documentation (meaning, unit, symbol) and constraint."""
+    """Declare a config field: default, documentation (meaning, unit, symbol) and constraint
+    (every field needs one; the generic fuzz test fails on a field without)."""
     metadata = {"doc": doc, "check": check}
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata, **kwargs)
@@ -150,9 +215,8 @@ class Config:
         owner = type(self).__name__
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             check = f.metadata.get("check")
-            value = getattr(self, f.name)
-            if check is not None and not check.ok(value):
-                raise ConfigError(f"{owner}.{f.name}", value, check.describe())
+            if check is not None:
+                check_argument(f"{owner}.{f.name}", getattr(self, f.name), check)
         self.check_invariants()
 
     def check_invariants(self) -> None:
@@ -180,11 +244,6 @@ def _to_plain(value: Any) -> Any:
     return value
 
 
-def field_docs(config_cls: type) -> dict[str, str]:
-    """The documentation string of every field of a config class."""
-    return {f.name: f.metadata.get("doc", "") for f in dataclasses.fields(config_cls)}
-
-
 def replace_fields(config: Any, changes: Mapping[str, Any]) -> Any:
     """Apply dotted-path ``changes`` (``{"device.dw_min": 1e-3}``) to a frozen config, validated."""
     owner = type(config).__name__
@@ -206,7 +265,7 @@ def replace_fields(config: Any, changes: Mapping[str, Any]) -> Any:
         direct[head] = replace_fields(getattr(config, head), sub)
     checks = {f.name: f.metadata.get("check") for f in dataclasses.fields(config)}
     for head, value in direct.items():
-        if isinstance(checks[head], NumberList):  # one value given for a list field
+        if isinstance(checks[head], (NumberList, TextList)):  # one value given for a list field
             direct[head] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
     try:
         return dataclasses.replace(config, **direct)
@@ -232,6 +291,3 @@ def parse_value(text: str) -> Any:
             pass
     return text
 
-
-def as_tuple(values: Sequence[float]) -> tuple[float, ...]:
-    return tuple(float(v) for v in values)

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..config import NON_NEGATIVE, POSITIVE_INT, Config, Interval, IsBool, OneOf, param
+from ..config import NON_NEGATIVE, POSITIVE_INT, Config, InstanceOf, Interval, IsBool, OneOf, param
 from ..errors import ConfigError
 
 BITS = Interval(0, 32, integer=True)
@@ -132,9 +132,10 @@ class PeripheryConfig(Config):
     of the MNIST experiments of Wu et al. (NeurIPS 2024).
     """
 
-    forward: IOConfig = param(IOConfig(), "periphery of the forward read y = x Wᵀ")
+    forward: IOConfig = param(IOConfig(), "periphery of the forward read y = x Wᵀ",
+                              InstanceOf(IOConfig))
     backward: IOConfig = param(IOConfig(bound_management="none"),
-                               "periphery of the backward read z = d W")
+                               "periphery of the backward read z = d W", InstanceOf(IOConfig))
 
     def check_invariants(self) -> None:
         for name in ("forward", "backward"):

@@ -8,11 +8,40 @@ leading dimension.
 from __future__ import annotations
 
 import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
+from ..config import Constraint, check_argument
 from ..devices.variation import DeviceArray
-from ..errors import ConfigError
+from ..errors import ConfigError, is_real_number
+
+
+@dataclass(frozen=True)
+class LearningRate(Constraint):
+    """A learning rate: a finite number >= 0, or a 1-D tensor of them (one per replica)."""
+
+    def ok(self, value: Any) -> bool:
+        if isinstance(value, torch.Tensor):
+            return (value.dim() <= 1 and value.numel() >= 1 and value.is_floating_point()
+                    and bool((torch.isfinite(value) & (value >= 0)).all()))
+        return is_real_number(value) and math.isfinite(value) and value >= 0
+
+    def describe(self) -> str:
+        return "a finite number >= 0 or a 1-D float tensor of them (one per replica)"
+
+    def invalid_example(self) -> Any:
+        return float("nan")
+
+
+LEARNING_RATE = LearningRate()
+
+
+def check_lr(name: str, lr: float | torch.Tensor) -> float | torch.Tensor:
+    """``lr`` if it is a valid learning rate, else a ConfigError naming ``name``."""
+    return check_argument(name, lr, LEARNING_RATE)
 
 
 def per_replica(lr: float | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
@@ -28,6 +57,9 @@ def stack_device_arrays(arrays: list[DeviceArray]) -> DeviceArray:
 
     The per-element bounds carry the differences, so the first nominal device serves all.
     """
+    if not isinstance(arrays, (list, tuple)) or not arrays or not all(
+            isinstance(a, DeviceArray) for a in arrays):
+        raise ConfigError("stack_device_arrays.arrays", arrays, "a non-empty list of DeviceArray")
     first = arrays[0]
     skip = {"tau_min", "tau_max"}
     base = {k: v for k, v in dataclasses.asdict(first.device).items() if k not in skip}

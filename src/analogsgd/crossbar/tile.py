@@ -17,21 +17,22 @@ Update modes (:class:`UpdateConfig.mode`):
 from __future__ import annotations
 
 import logging
+import operator
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ..config import POSITIVE, POSITIVE_INT, Config, IsBool, OneOf, param
+from ..config import POSITIVE, POSITIVE_INT, Config, InstanceOf, IsBool, OneOf, param
 from ..devices.base import AbstractDevice
 from ..devices.linear_step import SoftBounds
 from ..devices.variation import DeviceArray, DeviceVariation
 from ..errors import ConfigError
-from ..rng import torch_generator
+from ..rng import as_torch_generator, torch_generator
 from . import fused
 from .periphery import PeripheryConfig, analog_mvm
-from .replicas import per_replica
 from .pulse_trains import COUNTING, batch_moments, pulse_probabilities, stochastic_pulse_counts
+from .replicas import check_lr, per_replica
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +62,15 @@ class UpdateConfig(Config):
 class TileConfig(Config):
     """A tile: its device, the spread across its devices, and its update."""
 
-    device: AbstractDevice = param(SoftBounds(), "device model of every element")
-    variation: DeviceVariation = param(DeviceVariation(), "device-to-device and cycle-to-cycle spread")
-    update: UpdateConfig = param(UpdateConfig(), "update mode and pulse-train settings")
+    device: AbstractDevice = param(SoftBounds(), "device model of every element",
+                                   InstanceOf(AbstractDevice))
+    variation: DeviceVariation = param(DeviceVariation(), "device-to-device and cycle-to-cycle spread",
+                                       InstanceOf(DeviceVariation))
+    update: UpdateConfig = param(UpdateConfig(), "update mode and pulse-train settings",
+                                  InstanceOf(UpdateConfig))
     periphery: PeripheryConfig = param(PeripheryConfig.ideal(), "DAC/ADC, noise and noise/bound "
                                        "management of the forward and backward reads (default: "
-                                       "exact reads)")
-
-    def check_invariants(self) -> None:
-        if not isinstance(self.device, AbstractDevice):
-            raise ConfigError("TileConfig.device", self.device, "a device instance (see analogsgd.devices)")
-        if not isinstance(self.periphery, PeripheryConfig):
-            raise ConfigError("TileConfig.periphery", self.periphery,
-                              "a PeripheryConfig (e.g. PeripheryConfig.ideal() or .paper())")
+                                       "exact reads)", InstanceOf(PeripheryConfig))
 
 
 class AnalogTile:
@@ -82,19 +79,24 @@ class AnalogTile:
     Args:
         shape: weight shape; leading dimensions are independent replicas.
         config: the tile's :class:`TileConfig`.
-        generator: seeded generator for the device-to-device draws and every later update.
+        generator: seeded generator (or an int seed, from which one is made on ``device``) for
+            the device-to-device draws and every later update.
         devices: an already realised :class:`DeviceArray` (e.g. stacked replicas) to use
             instead of drawing one from ``config``.
     """
 
-    def __init__(self, shape: tuple[int, ...], config: TileConfig, generator: torch.Generator,
+    def __init__(self, shape: tuple[int, ...], config: TileConfig, generator: torch.Generator | int,
                  dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
                  devices: DeviceArray | None = None):
-        if len(shape) < 2 or any(int(s) < 1 for s in shape):
-            raise ConfigError("AnalogTile.shape", shape, "(..., out_size, in_size) with sizes >= 1")
-        self.shape = tuple(int(s) for s in shape)
+        self.shape = _tile_shape(shape)
+        if not isinstance(config, TileConfig):
+            raise ConfigError("AnalogTile.config", config, "a TileConfig")
         self.config = config
-        self.generator = generator
+        self.generator = as_torch_generator(generator, "AnalogTile.generator", device)
+        if devices is not None and (not isinstance(devices, DeviceArray)
+                                    or tuple(devices.reference.shape) != self.shape):
+            raise ConfigError("AnalogTile.devices", type(devices).__name__,
+                              f"None or a DeviceArray of shape {self.shape}")
         self.devices = devices or DeviceArray.realise(config.device, self.shape, config.variation,
                                                       generator, dtype=dtype, device_str=device)
         self.conductance = self.devices.reference.clone()  # weight 0 = symmetric point when shifted
@@ -111,6 +113,7 @@ class AnalogTile:
 
     def set_weight(self, w: Tensor) -> None:
         """Program weights directly (clipped to the bounds), e.g. for an initialisation."""
+        _check_tensor("AnalogTile.set_weight.w", w, self.shape)
         self.conductance = self.devices.clip(w.to(self.conductance) + self.devices.reference)
 
     def _read(self) -> Tensor:
@@ -124,16 +127,22 @@ class AnalogTile:
 
     def forward(self, x: Tensor) -> Tensor:
         """y = x Wᵀ read through the forward periphery (:mod:`~analogsgd.crossbar.periphery`)."""
+        _check_width("AnalogTile.forward.x", x, self.shape[-1], "in_size")
         return analog_mvm(x, self._read(), self.config.periphery.forward, self.generator)
 
     def backward(self, d: Tensor) -> Tensor:
         """z = d W read through the backward periphery (the same read with Wᵀ)."""
+        _check_width("AnalogTile.backward.d", d, self.shape[-2], "out_size")
         return analog_mvm(d, self._read().transpose(-1, -2), self.config.periphery.backward,
                           self.generator, direction="backward")
 
     # -- writing -------------------------------------------------------------------------------
     def update(self, x: Tensor, d: Tensor, lr: float | Tensor) -> None:
-        """Apply ΔW = −lr · Σ_b d_bᵀ x_b (x: (..., B, in), d: (..., B, out))."""
+        """Apply ΔW = −lr · Σ_b d_bᵀ x_b (x: (..., B, in), d: (..., B, out)).
+
+        The arguments are checked first (shapes, a learning rate >= 0, finite x and d: one
+        reduction over each), so that a wrong call is one ConfigError, not NaN weights."""
+        self._check_update(x, d, lr)
         cfg = self.config.update
         if cfg.mode == "expected":
             delta = -per_replica(lr, x) * (d.transpose(-1, -2) @ x)
@@ -163,6 +172,27 @@ class AnalogTile:
         self.conductance = self.devices.apply_pulses(self.conductance, counts.n_up, counts.n_down,
                                                      self.generator)
 
+    def _check_update(self, x: Tensor, d: Tensor, lr: float | Tensor) -> None:
+        out_size, in_size = self.shape[-2:]
+        _check_width("AnalogTile.update.x", x, in_size, "in_size")
+        _check_width("AnalogTile.update.d", d, out_size, "out_size")
+        if x.shape[-2] != d.shape[-2]:
+            raise ConfigError("AnalogTile.update.d", f"a tensor of shape {tuple(d.shape)}",
+                              f"as many rows (batch B) as x {tuple(x.shape)}")
+        try:
+            lead = torch.broadcast_shapes(x.shape[:-2], d.shape[:-2], self.shape[:-2])
+        except RuntimeError:
+            lead = None
+        if lead != self.shape[:-2]:
+            raise ConfigError("AnalogTile.update.x", f"leading dimensions {tuple(x.shape[:-2])} "
+                              f"and d {tuple(d.shape[:-2])}",
+                              f"dimensions that broadcast to the tile's replicas {self.shape[:-2]}")
+        check_lr("AnalogTile.update.lr", lr)
+        if not bool(torch.isfinite(x).all() & torch.isfinite(d).all()):
+            name, bad = ("x", x) if not bool(torch.isfinite(x).all()) else ("d", d)
+            raise ConfigError(f"AnalogTile.update.{name}", _non_finite(bad), "finite values",
+                              "A NaN or inf input turns every weight it touches NaN.")
+
     def _set_path(self, path: str) -> None:
         if path != self.last_update_path:
             log.debug("AnalogTile%s pulsed update runs on the %s path", self.shape, path)
@@ -170,6 +200,7 @@ class AnalogTile:
 
     def apply(self, delta: Tensor) -> None:
         """Apply an element-wise desired update ΔW (App. B of Wu et al. 2024)."""
+        _check_tensor("AnalogTile.apply.delta", delta, self.shape)
         if self.config.update.mode == "expected":
             self._expected(delta)
             return
@@ -228,3 +259,41 @@ class AnalogTile:
             setattr(d, name, state[name].clone())
         self.conductance = state["conductance"].clone()
         self.generator.set_state(state["generator"])
+
+
+def _tile_shape(shape) -> tuple[int, ...]:
+    """``shape`` as a tuple of ints >= 1, at least (out_size, in_size); no float is truncated."""
+    allowed = "(..., out_size, in_size) of at least two integers >= 1"
+    try:
+        dims = tuple(operator.index(s) for s in shape)
+    except TypeError:
+        raise ConfigError("AnalogTile.shape", shape, allowed) from None
+    if len(dims) < 2 or any(s < 1 for s in dims):
+        raise ConfigError("AnalogTile.shape", shape, allowed)
+    return dims
+
+
+def _non_finite(t: Tensor) -> str:
+    return f"a tensor with {int((~torch.isfinite(t)).sum())} of {t.numel()} entries NaN or inf"
+
+
+def _check_width(name: str, t: Tensor, width: int, what: str) -> None:
+    """A tensor (..., B, width): at least two dimensions, the last one ``width``."""
+    if not isinstance(t, Tensor) or t.dim() < 2 or t.shape[-1] != width:
+        got = f"a tensor of shape {tuple(t.shape)}" if isinstance(t, Tensor) else t
+        raise ConfigError(name, got, f"a tensor (..., B, {width}) (the tile's {what} = {width})",
+                          "x has the tile's in_size columns, d its out_size columns.")
+
+
+def _check_tensor(name: str, t: Tensor, shape: tuple[int, ...]) -> None:
+    """A finite tensor that broadcasts to ``shape``."""
+    if not isinstance(t, Tensor):
+        raise ConfigError(name, t, f"a tensor broadcastable to {shape}")
+    try:
+        ok = torch.broadcast_shapes(t.shape, shape) == shape
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise ConfigError(name, f"a tensor of shape {tuple(t.shape)}", f"a tensor broadcastable to {shape}")
+    if not bool(torch.isfinite(t).all()):
+        raise ConfigError(name, _non_finite(t), "finite values")

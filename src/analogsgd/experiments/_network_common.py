@@ -36,6 +36,7 @@ from ..config import (
     IsBool,
     NumberList,
     OneOf,
+    Text,
     param,
 )
 from ..datasets import DATASETS, Dataset, load
@@ -46,7 +47,7 @@ from .base import Experiment, RunContext
 
 ALGORITHMS = ("digital_sgd", "analog_sgd", "tiki_taka")
 LABELS = {"digital_sgd": "Digital SGD", "analog_sgd": "Analog SGD", "tiki_taka": "Tiki-Taka"}
-POS_LIST = NumberList(Interval(0.0, None, low_open=True))
+POS_LIST = NumberList(Interval(0.0, None, low_open=True), distinct=True)
 WIDTHS = NumberList(Interval(1, None, integer=True))
 
 
@@ -65,20 +66,6 @@ class ChoiceList(Constraint):
 
     def invalid_example(self) -> Any:
         return ()
-
-
-@dataclass(frozen=True)
-class Text(Constraint):
-    """Any string (e.g. a path; ``''`` for the default)."""
-
-    def ok(self, value: Any) -> bool:
-        return isinstance(value, str)
-
-    def describe(self) -> str:
-        return "a string"
-
-    def invalid_example(self) -> Any:
-        return 0
 
 
 @dataclass(frozen=True)

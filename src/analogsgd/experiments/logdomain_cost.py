@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import Config, Interval, NumberList, param
+from ..config import Config, InstanceOf, Interval, NumberList, param
 from ..logdomain import cost
 from ..logdomain.accelerator import LogDomainDesign
 from . import _logdomain_common as common
@@ -20,10 +20,11 @@ CITATIONS = (
 @dataclass(frozen=True)
 class CostConfig(Config):
     etas: list = param([0.005, 0.01, 0.05, 0.1], "learning rates at which energy per update is given",
-                       NumberList(Interval(0.0, None, low_open=True)))
+                       NumberList(Interval(0.0, None, low_open=True), distinct=True))
     analog_node_nm: float = param(130.0, "node of the analog design (sky130-like), nm", Interval(1.0, 1000.0))
     layout_factor: float = param(4.0, "layout area / Σ W·L of the analog devices", Interval(1.0, 100.0))
-    design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design")
+    design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design",
+                                     InstanceOf(LogDomainDesign))
     compact_c_w_f: float = param(1e-12, "storage capacitor of the compact variant, F", Interval(1e-15, 1e-9))
 
 

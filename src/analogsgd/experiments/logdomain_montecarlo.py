@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import Config, Interval, NumberList, POSITIVE_INT, param
+from ..config import POSITIVE_INT, Config, InstanceOf, Interval, NumberList, Text, param
 from ..logdomain import datasets as ds
 from ..logdomain.accelerator import LogDomainDesign
 from ..logdomain.blocks import leak as leak_block
@@ -23,11 +23,12 @@ from .base import Experiment, RunContext
 
 @dataclass(frozen=True)
 class MonteCarloConfig(Config):
-    dataset: str = param("diabetes", "dataset")
+    dataset: str = param("diabetes", "dataset: synthetic-<N>f or diabetes", Text(non_empty=True))
     eta: float = param(0.02, "η", Interval(0.0, None, low_open=True))
     lam: float = param(1e-3, "λ", Interval(0.0, None))
     epochs: int = param(1, "passes over the data", POSITIVE_INT)
-    temps_c: list = param([-20.0, 27.0, 85.0], "temperature corners, °C", NumberList(Interval(-55, 150)))
+    temps_c: list = param([-20.0, 27.0, 85.0], "temperature corners, °C",
+                          NumberList(Interval(-55, 150), distinct=True))
     instances: list = param([1000, 1000, 1000], "mismatch instances per corner",
                             NumberList(Interval(1, 100000, integer=True)))
     non_ptat_instances: int = param(200, "instances per corner with non-PTAT bias (0: skip)",
@@ -41,9 +42,10 @@ class MonteCarloConfig(Config):
     variant_instances: int = param(300, "instances of the large-device variant at 27 °C (0: skip)",
                                    Interval(0, 100000, integer=True))
     hold_times_s: list = param(list(np.logspace(-3, 3, 25)), "retention times after training, s",
-                               NumberList(Interval(0.0, None, low_open=True)))
-    design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design")
-    solver: SolverConfig = param(SolverConfig(), "integrator settings")
+                               NumberList(Interval(0.0, None, low_open=True), increasing=True))
+    design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design",
+                                     InstanceOf(LogDomainDesign))
+    solver: SolverConfig = param(SolverConfig(), "integrator settings", InstanceOf(SolverConfig))
 
     def check_invariants(self) -> None:
         from ..errors import ConfigError

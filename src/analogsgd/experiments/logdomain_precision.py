@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import Config, Interval, NumberList, POSITIVE_INT, param
+from ..config import POSITIVE_INT, Config, InstanceOf, Interval, NumberList, Text, param
 from ..logdomain import datasets as ds
 from ..logdomain import metrics as mt
 from ..logdomain import references as ref
@@ -33,21 +33,28 @@ from .base import Experiment, RunContext
 
 @dataclass(frozen=True)
 class PrecisionConfig(Config):
-    dataset: str = param("diabetes", "dataset")
-    etas: list = param([0.01, 0.05], "learning rates η", NumberList(Interval(0.0, None, low_open=True)))
+    dataset: str = param("diabetes", "dataset: synthetic-<N>f or diabetes", Text(non_empty=True))
+    etas: list = param([0.01, 0.05], "learning rates η",
+                       NumberList(Interval(0.0, None, low_open=True), distinct=True))
     lam: float = param(1e-3, "λ", Interval(0.0, None))
     epochs: int = param(2, "passes over the data", POSITIVE_INT)
     repeats: int = param(16, "noise repeats per η (circuit instances)", Interval(2, 10000, integer=True))
     bits_min: int = param(4, "smallest digital width", Interval(2, 32, integer=True))
     bits_max: int = param(16, "largest digital width", Interval(2, 32, integer=True))
-    design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design")
-    solver: SolverConfig = param(SolverConfig(), "integrator settings")
+    design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design",
+                                     InstanceOf(LogDomainDesign))
+    solver: SolverConfig = param(SolverConfig(), "integrator settings", InstanceOf(SolverConfig))
 
     def check_invariants(self) -> None:
+        from ..errors import ConfigError
         from ..logdomain.datasets import check_name
         from ..logdomain.mapping import circuit_values
 
         check_name(self.dataset, "PrecisionConfig.dataset")
+        if self.bits_min >= self.bits_max:
+            raise ConfigError("PrecisionConfig.bits_min", self.bits_min,
+                              f"< bits_max = {self.bits_max}",
+                              "The error-versus-width curve needs at least two widths.")
 
         for eta in self.etas:  # every point must be realisable by the design, before any work
             for lam in [self.lam]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import Config, Interval, IsBool, NumberList, POSITIVE_INT, param
+from ..config import POSITIVE_INT, Config, InstanceOf, Interval, IsBool, NumberList, TextList, param
 from ..logdomain import datasets as ds
 from ..logdomain.accelerator import LogDomainDesign
 from ..logdomain.simulate import SolverConfig
@@ -19,23 +19,22 @@ from .base import Experiment, RunContext
 @dataclass(frozen=True)
 class RegressionConfig(Config):
     datasets: tuple = param(("synthetic-1f", "synthetic-10f", "diabetes"),
-                            "datasets: synthetic-<N>f or diabetes")
+                            "datasets: synthetic-<N>f or diabetes", TextList())
     etas: list = param([0.01, 0.05], "learning rates η of the nominal runs",
-                       NumberList(Interval(0.0, None, low_open=True)))
+                       NumberList(Interval(0.0, None, low_open=True), distinct=True))
     lams: list = param([1e-3, 1e-1], "L2 regularisation strengths λ of the nominal runs",
-                       NumberList(Interval(0.0, None)))
+                       NumberList(Interval(0.0, None), distinct=True))
     epochs: int = param(3, "passes over the data", POSITIVE_INT)
     n_samples: int = param(300, "samples of a synthetic set", POSITIVE_INT)
     noise: bool = param(True, "shot noise on the storage nodes", IsBool())
-    design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design")
-    solver: SolverConfig = param(SolverConfig(), "integrator settings")
+    design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design",
+                                     InstanceOf(LogDomainDesign))
+    solver: SolverConfig = param(SolverConfig(), "integrator settings", InstanceOf(SolverConfig))
 
     def check_invariants(self) -> None:
         from ..logdomain.datasets import check_name
         from ..logdomain.mapping import circuit_values
 
-        if isinstance(self.datasets, str):  # `--set datasets=diabetes` gives one name
-            object.__setattr__(self, "datasets", (self.datasets,))
         for name in self.datasets:
             check_name(name, "RegressionConfig.datasets")
         for eta in self.etas:  # every point must be realisable by the design, before any work

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import Config, Interval, IsBool, NumberList, POSITIVE_INT, param
+from ..config import POSITIVE_INT, Config, InstanceOf, Interval, IsBool, NumberList, Text, param
 from ..logdomain import datasets as ds
 from ..logdomain import mapping
 from ..logdomain.accelerator import LogDomainDesign
@@ -21,16 +21,17 @@ CLAIM_PCT = 0.87
 
 @dataclass(frozen=True)
 class SweepConfig(Config):
-    dataset: str = param("diabetes", "dataset: synthetic-<N>f or diabetes")
+    dataset: str = param("diabetes", "dataset: synthetic-<N>f or diabetes", Text(non_empty=True))
     etas: list = param([0.005, 0.0108, 0.0232, 0.05, 0.108, 0.232, 0.5], "learning rates η",
-                       NumberList(Interval(0.0, None, low_open=True)))
+                       NumberList(Interval(0.0, None, low_open=True), distinct=True))
     lams: list = param([1e-4, 1e-3, 1e-2, 1e-1], "L2 regularisation strengths λ",
-                       NumberList(Interval(0.0, None)))
+                       NumberList(Interval(0.0, None), distinct=True))
     epochs: int = param(2, "passes over the data", POSITIVE_INT)
     n_samples: int = param(300, "samples of a synthetic set", POSITIVE_INT)
     noise: bool = param(True, "shot noise on the storage nodes", IsBool())
-    design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design")
-    solver: SolverConfig = param(SolverConfig(), "integrator settings")
+    design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design",
+                                     InstanceOf(LogDomainDesign))
+    solver: SolverConfig = param(SolverConfig(), "integrator settings", InstanceOf(SolverConfig))
 
     def check_invariants(self) -> None:
         from ..logdomain.datasets import check_name

@@ -26,7 +26,7 @@ from .base import Experiment, RunContext
 
 ALGORITHMS = ("digital_sgd", "analog_sgd", "tiki_taka")
 LABELS = {"digital_sgd": "Digital SGD", "analog_sgd": "Analog SGD", "tiki_taka": "Tiki-Taka"}
-POS_LIST = NumberList(Interval(0.0, None, low_open=True))
+POS_LIST = NumberList(Interval(0.0, None, low_open=True), distinct=True)
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,13 @@ class LsAsymptoticConfig(Config):
     mode: str = param("pulsed", "tile update mode", OneOf(("pulsed", "expected")))
 
     def check_invariants(self) -> None:
+        if self.n_samples < self.d_in:
+            raise ConfigError("LsAsymptoticConfig.n_samples", self.n_samples,
+                              f">= d_in = {self.d_in}",
+                              "With fewer samples than inputs H = XᵀX/N is singular (μ = 0).")
+        if self.record_every > self.steps:
+            raise ConfigError("LsAsymptoticConfig.record_every", self.record_every,
+                              f"<= steps = {self.steps}", "Otherwise only W_0 and W_K are recorded.")
         if self.w_star_max >= min(self.taus + (self.tau,)):
             raise ConfigError("LsAsymptoticConfig.w_star_max", self.w_star_max,
                               f"< the smallest τ = {min(self.taus + (self.tau,))}",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..config import Config, Interval, NumberList, OneOf, param
+from ..config import Config, InstanceOf, Interval, NumberList, OneOf, param
 from ..logdomain import datasets as ds
 from ..logdomain.accelerator import LogDomainDesign
 from ..logdomain.simulate import SolverConfig
@@ -41,7 +41,7 @@ class SpiceValidateConfig(Config):
     card: str = param("generic-bsim3", "model card of the transistor-level netlists",
                       OneOf(tuple(CARDS)))
     feature_counts: list = param([1, 2], "accelerator sizes N (features) to validate",
-                                 NumberList(Interval(1, 16, integer=True)))
+                                 NumberList(Interval(1, 16, integer=True), distinct=True))
     n_samples: int = param(200, "samples streamed through each accelerator (one epoch, from reset)",
                            Interval(2, 20000, integer=True))
     eta: float = param(0.05, "learning rate η of the accelerator runs",
@@ -54,8 +54,10 @@ class SpiceValidateConfig(Config):
                                      "again with a 10× shorter hold, near the design's shortest "
                                      "(0: skip), A", Interval(0.0, 1e-6))
     design: LogDomainDesign = param(SPICE_DESIGN, "the accelerator design (one source of truth "
-                                    "for sizes, currents, capacitors and supply)")
-    solver: SolverConfig = param(SolverConfig(), "behavioural integrator settings")
+                                    "for sizes, currents, capacitors and supply)",
+                                    InstanceOf(LogDomainDesign))
+    solver: SolverConfig = param(SolverConfig(), "behavioural integrator settings",
+                                 InstanceOf(SolverConfig))
 
     def check_invariants(self) -> None:
         from ..logdomain.mapping import circuit_values

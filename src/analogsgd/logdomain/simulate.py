@@ -35,6 +35,13 @@ class SolverConfig(Config):
     k_min: int = param(4, "fewest substeps per hold", Interval(1, 10000, integer=True))
     k_max: int = param(512, "most substeps per hold", Interval(1, 100000, integer=True))
 
+    def check_invariants(self) -> None:
+        if self.k_min > self.k_max:
+            from ..errors import ConfigError
+
+            raise ConfigError("SolverConfig.k_min", self.k_min, f"<= k_max = {self.k_max}",
+                              "K is clipped to [k_min, k_max].")
+
 
 @dataclass
 class SimResult:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import POSITIVE, Config, Interval, param
+from ..config import POSITIVE, Config, Interval, Text, param
 
 BOLTZMANN_J_PER_K = 1.380649e-23
 ELEMENTARY_CHARGE_C = 1.602176634e-19
@@ -48,7 +48,7 @@ def thermal_voltage(temp_k: float | np.ndarray) -> float | np.ndarray:
 class MosParams(Config):
     """Process parameters of one MOS type (n-channel) for the EKV weak-inversion law."""
 
-    name: str = param("generic-bsim3", "name of the parameter set")
+    name: str = param("generic-bsim3", "name of the parameter set", Text(non_empty=True))
     n: float = param(1.20, "n: subthreshold slope factor (κ = 1/n)", Interval(1.0, 3.0))
     vt0_v: float = param(0.45, "V_T0: threshold voltage at T_nom, V", Interval(-1.0, 2.0))
     kp_a_per_v2: float = param(300e-6, "µC_ox: transconductance parameter, A/V²", POSITIVE)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import NON_NEGATIVE, POSITIVE, Config, IsBool, OneOf, param
+from ..config import NON_NEGATIVE, POSITIVE, Config, InstanceOf, IsBool, OneOf, param
 from ..crossbar.tile import TileConfig
 from ..errors import ConfigError
 from ..optim.tiki_taka import TikiTakaConfig
@@ -32,9 +32,10 @@ class AnalogLayerConfig(Config):
     algorithm: str = param("analog_sgd", "learning rule: 'analog_sgd' (one tile, Eq. (3) of Wu et al. "
                            "2024) or 'tiki_taka' (fast tile A and slow tile C, TT-v1)", OneOf(ALGORITHMS))
     tile: TileConfig = param(TileConfig(), "device, variation, update and periphery of every tile "
-                             "of the layer (A and C alike for Tiki-Taka)")
+                             "of the layer (A and C alike for Tiki-Taka)", InstanceOf(TileConfig))
     tiki_taka: TikiTakaConfig = param(TikiTakaConfig(), "Tiki-Taka's transfer schedule and γ "
-                                      "(used when algorithm = 'tiki_taka')")
+                                      "(used when algorithm = 'tiki_taka')",
+                                      InstanceOf(TikiTakaConfig))
     transfer_lr: float = param(0.05, "α: Tiki-Taka's transfer rate, C ← C + α A[:, j] e_jᵀ (the "
                                "optimizer's lr is the fast rate β)", POSITIVE)
     schedule_gradient_lr: bool = param(True, "the gradient-write rate follows the optimizer's "
@@ -55,10 +56,6 @@ class AnalogLayerConfig(Config):
                               IsBool())
 
     def check_invariants(self) -> None:
-        if not isinstance(self.tile, TileConfig):
-            raise ConfigError("AnalogLayerConfig.tile", self.tile, "a TileConfig")
-        if not isinstance(self.tiki_taka, TikiTakaConfig):
-            raise ConfigError("AnalogLayerConfig.tiki_taka", self.tiki_taka, "a TikiTakaConfig")
         if self.out_scaling_columnwise and not self.out_scaling:
             raise ConfigError("AnalogLayerConfig.out_scaling_columnwise", True,
                               "False when out_scaling is False", "Set out_scaling=True as well.")

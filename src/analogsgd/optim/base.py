@@ -20,10 +20,18 @@ gradient write (the one an optimizer's schedule drives).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 from torch import Tensor
 
+from ..config import InstanceOf, check_argument
+from ..crossbar.replicas import check_lr
 from ..crossbar.tile import AnalogTile
+
+
+def check_tile(name: str, tile: Any) -> AnalogTile:
+    """``tile`` if it is an :class:`AnalogTile`, else a ConfigError naming ``name``."""
+    return check_argument(name, tile, InstanceOf(AnalogTile))
 
 
 class LearningRule(ABC):
@@ -68,7 +76,8 @@ class LearningRule(ABC):
 
     @gradient_lr.setter
     def gradient_lr(self, lr: float | Tensor) -> None:
-        setattr(self, self.gradient_lr_attribute, lr)
+        setattr(self, self.gradient_lr_attribute,
+                check_lr(f"{type(self).__name__}.{self.gradient_lr_attribute}", lr))
 
     @property
     def tiles(self) -> tuple[AnalogTile, ...]:

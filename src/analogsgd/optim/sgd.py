@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ..config import InstanceOf, check_argument
 from ..crossbar.replicas import per_replica
 from ..crossbar.tile import AnalogTile
-from .base import LearningRule
+from .base import LearningRule, check_lr, check_tile
 
 
 class DigitalSGD(LearningRule):
@@ -21,8 +22,8 @@ class DigitalSGD(LearningRule):
     name = "digital_sgd"
 
     def __init__(self, weight: Tensor, lr: float | Tensor):
-        self._w = weight.clone()
-        self.lr = lr
+        self._w = check_argument("DigitalSGD.weight", weight, InstanceOf(Tensor)).clone()
+        self.lr = check_lr("DigitalSGD.lr", lr)
 
     @property
     def weight(self) -> Tensor:
@@ -50,8 +51,8 @@ class AnalogSGD(LearningRule):
     name = "analog_sgd"
 
     def __init__(self, tile: AnalogTile, lr: float | Tensor):
-        self.tile = tile
-        self.lr = lr
+        self.tile = check_tile("AnalogSGD.tile", tile)
+        self.lr = check_lr("AnalogSGD.lr", lr)
 
     @property
     def weight(self) -> Tensor:

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..config import NON_NEGATIVE, POSITIVE_INT, Config, OneOf, param
+from ..config import NON_NEGATIVE, POSITIVE_INT, Config, InstanceOf, OneOf, check_argument, param
 from ..crossbar.replicas import per_replica
 from ..crossbar.tile import AnalogTile
-from .base import LearningRule
+from ..errors import ConfigError
+from .base import LearningRule, check_lr, check_tile
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,14 @@ class TikiTaka(LearningRule):
 
     def __init__(self, fast: AnalogTile, slow: AnalogTile, fast_lr: float | Tensor,
                  transfer_lr: float | Tensor, config: TikiTakaConfig = TikiTakaConfig()):
-        if fast.shape != slow.shape:
-            raise ValueError(f"fast tile {fast.shape} and slow tile {slow.shape} differ in shape")
+        check_tile("TikiTaka.fast", fast)
+        if check_tile("TikiTaka.slow", slow).shape != fast.shape:
+            raise ConfigError("TikiTaka.slow", f"a tile of shape {slow.shape}",
+                              f"a tile of the fast tile's shape {fast.shape}")
         self.fast, self.slow = fast, slow
-        self.fast_lr, self.transfer_lr = fast_lr, transfer_lr
-        self.config = config
+        self.fast_lr = check_lr("TikiTaka.fast_lr", fast_lr)
+        self.transfer_lr = check_lr("TikiTaka.transfer_lr", transfer_lr)
+        self.config = check_argument("TikiTaka.config", config, InstanceOf(TikiTakaConfig))
         self.steps = 0
         self.next_column = 0
 

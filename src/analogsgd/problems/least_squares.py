@@ -14,6 +14,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..config import POSITIVE, POSITIVE_INT, check_argument
+from ..errors import ConfigError
+from ..rng import as_torch_generator
+
 
 @dataclass
 class LeastSquares:
@@ -24,8 +28,19 @@ class LeastSquares:
 
     @classmethod
     def random(cls, d_in: int, d_out: int, n_samples: int, w_star_max: float,
-               generator: torch.Generator, dtype: torch.dtype = torch.float64) -> "LeastSquares":
-        """Gaussian data X (n_samples × d_in), L = λ_max(H) = 1, W* uniform in ±w_star_max."""
+               generator: torch.Generator | int, dtype: torch.dtype = torch.float64) -> LeastSquares:
+        """Gaussian data X (n_samples × d_in), L = λ_max(H) = 1, W* uniform in ±w_star_max.
+
+        ``n_samples >= d_in`` keeps H = XᵀX/N non-singular (μ = λ_min(H) > 0); ``generator``
+        may be an int seed."""
+        for name, value, check in (("d_in", d_in, POSITIVE_INT), ("d_out", d_out, POSITIVE_INT),
+                                   ("n_samples", n_samples, POSITIVE_INT),
+                                   ("w_star_max", w_star_max, POSITIVE)):
+            check_argument(f"LeastSquares.random.{name}", value, check)
+        if n_samples < d_in:
+            raise ConfigError("LeastSquares.random.n_samples", n_samples, f">= d_in = {d_in}",
+                              "With fewer samples than inputs H = XᵀX/N is singular.")
+        generator = as_torch_generator(generator, "LeastSquares.random.generator")
         x = torch.randn(n_samples, d_in, generator=generator, dtype=dtype)
         h = x.T @ x / n_samples
         h = h / torch.linalg.eigvalsh(h).max()
