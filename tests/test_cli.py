@@ -39,10 +39,10 @@ def test_bad_input_is_one_line_and_no_run_folder(args, needle, capsys, tmp_path)
 
 def test_toml_overrides(tmp_path, capsys):
     f = tmp_path / "o.toml"
-    f.write_text("steps = 7\nalphas = [0.4]\n")
+    f.write_text("steps = 70\nalphas = [0.4]\n")
     assert main(["config", "ls-asymptotic", "--config", str(f)]) == 0
     cfg = json.loads(capsys.readouterr().out)
-    assert cfg["steps"] == 7 and cfg["alphas"] == [0.4]
+    assert cfg["steps"] == 70 and cfg["alphas"] == [0.4]
 
 
 def test_divergent_run_stops_with_a_clear_error_and_no_metrics(tmp_path, capsys):

@@ -6,9 +6,12 @@ this file. Abstract classes are skipped. A class that cannot be built from its d
 out of the construction and fuzz checks (not of the documentation check) with a documented
 class attribute ``fuzz_skip_reason: ClassVar[str]`` giving the reason.
 
-For every field with a declared constraint: the default object constructs, the default value
-satisfies the constraint, the constraint's ``invalid_example()`` violates it, and replacing the
-field with that value raises :class:`ConfigError` whose message names ``Class.field``.
+Every field of every class must declare a constraint (a field without one fails
+``test_every_field_has_a_constraint``). For every field: the default object constructs, the
+default value satisfies the constraint, the constraint's ``invalid_example()`` violates it, and
+replacing the field with that value raises :class:`ConfigError` whose message names
+``Class.field``. A list field declared distinct (or increasing) also refuses its default with
+the first entry repeated.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import pkgutil
 import pytest
 
 import analogsgd
-from analogsgd.config import Config, Constraint
+from analogsgd.config import Config, Constraint, NumberList, TextList
 from analogsgd.errors import ConfigError
 
 
@@ -73,18 +76,18 @@ def _skip_reason(cls: type) -> str | None:
     return reason
 
 
-def _constrained_fields() -> list[tuple[type, dataclasses.Field]]:
-    pairs = []
-    for cls in CONFIG_CLASSES:
-        if not dataclasses.is_dataclass(cls):
-            continue
-        for f in dataclasses.fields(cls):
-            if f.init and isinstance(f.metadata.get("check"), Constraint):
-                pairs.append((cls, f))
-    return pairs
+def _fields() -> list[tuple[type, dataclasses.Field]]:
+    """Every (class, field) pair of every discovered config class, constrained or not."""
+    return [(cls, f) for cls in CONFIG_CLASSES if dataclasses.is_dataclass(cls)
+            for f in dataclasses.fields(cls) if f.init]
 
 
-CONSTRAINED = _constrained_fields()
+FIELDS = _fields()
+FIELD_IDS = [f"{_name(c)}.{f.name}" for c, f in FIELDS]
+DISTINCT = [(c, f) for c, f in FIELDS
+            if isinstance(f.metadata.get("check"), TextList)
+            or (isinstance(f.metadata.get("check"), NumberList)
+                and (f.metadata["check"].distinct or f.metadata["check"].increasing))]
 
 
 def test_every_module_imports():
@@ -114,6 +117,25 @@ def test_every_field_is_documented(cls):
     assert not undocumented, f"{_name(cls)}: fields without a doc: {undocumented} (declare them with param())"
 
 
+def test_discovery_finds_every_field():
+    # a few fields of different kinds, so that the generic list is known not to be empty
+    ids = set(FIELD_IDS)
+    assert {"analogsgd.crossbar.tile.TileConfig.device",
+            "analogsgd.logdomain.simulate.SolverConfig.k_max",
+            "analogsgd.experiments.logdomain_regression.RegressionConfig.datasets"} <= ids
+    assert len(FIELDS) > 150
+
+
+@pytest.mark.parametrize("cls", CONFIG_CLASSES, ids=_name)
+def test_every_field_has_a_constraint(cls):
+    if not dataclasses.is_dataclass(cls):
+        pytest.fail(f"{_name(cls)} is not a dataclass")
+    free = [f.name for f in dataclasses.fields(cls)
+            if f.init and not isinstance(f.metadata.get("check"), Constraint)]
+    assert not free, (f"{_name(cls)}: fields without a constraint: {free} "
+                      "(declare one with param(default, doc, check))")
+
+
 @pytest.mark.parametrize("cls", CONFIG_CLASSES, ids=_name)
 def test_default_constructs(cls):
     reason = _skip_reason(cls)
@@ -126,13 +148,13 @@ def test_default_constructs(cls):
             assert check.ok(getattr(obj, f.name)), f"{cls.__qualname__}.{f.name}: default violates its check"
 
 
-@pytest.mark.parametrize("cls, field", CONSTRAINED,
-                         ids=[f"{_name(c)}.{f.name}" for c, f in CONSTRAINED])
+@pytest.mark.parametrize("cls, field", FIELDS, ids=FIELD_IDS)
 def test_invalid_value_raises_config_error_naming_the_field(cls, field):
     reason = _skip_reason(cls)
     if reason:
         pytest.skip(f"{cls.__qualname__}: {reason}")
-    check = field.metadata["check"]
+    check = field.metadata.get("check")
+    assert isinstance(check, Constraint), f"{cls.__qualname__}.{field.name} has no constraint"
     bad = check.invalid_example()
     assert not check.ok(bad), f"{check!r}.invalid_example() = {bad!r} satisfies the constraint"
     default = cls()
@@ -143,3 +165,17 @@ def test_invalid_value_raises_config_error_naming_the_field(cls, field):
     with pytest.raises(ConfigError) as err:  # the dotted-path replace gives the same message
         default.replace(**{field.name: bad})
     assert f"{cls.__name__}.{field.name}" in str(err.value)
+
+
+@pytest.mark.parametrize("cls, field", DISTINCT, ids=[f"{_name(c)}.{f.name}" for c, f in DISTINCT])
+def test_repeated_entry_raises_config_error(cls, field):
+    reason = _skip_reason(cls)
+    if reason:
+        pytest.skip(f"{cls.__qualname__}: {reason}")
+    default = cls()
+    values = list(getattr(default, field.name))
+    repeated = type(getattr(default, field.name))(values + values[:1])
+    with pytest.raises(ConfigError) as err:
+        dataclasses.replace(default, **{field.name: repeated})
+    assert f"{cls.__name__}.{field.name}" in str(err.value)
+    assert "distinct" in str(err.value) or "increasing" in str(err.value)

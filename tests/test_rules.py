@@ -6,7 +6,7 @@ import torch
 from analogsgd.crossbar import AnalogTile, TileConfig, UpdateConfig
 from analogsgd.devices import IdealDevice, asymmetric_linear_device
 from analogsgd.errors import NonFiniteError
-from analogsgd.optim import ALL_RULES, AnalogSGD, DigitalSGD, TikiTaka, TikiTakaConfig
+from analogsgd.optim import AnalogSGD, DigitalSGD, TikiTaka, TikiTakaConfig
 from analogsgd.problems import LeastSquares, run_least_squares
 
 F64 = torch.float64
@@ -15,10 +15,6 @@ F64 = torch.float64
 def tile(shape, device, mode="expected", seed=0):
     return AnalogTile(shape, TileConfig(device=device, update=UpdateConfig(mode=mode)),
                       torch.Generator().manual_seed(seed), dtype=F64)
-
-
-def test_registry_names():
-    assert set(ALL_RULES) == {"digital_sgd", "analog_sgd", "tiki_taka"}
 
 
 def test_analog_sgd_on_ideal_device_is_digital_sgd():

@@ -192,7 +192,15 @@ def check_argument(name: str, value: Any, check: Constraint, fix: str | None = N
     ``name`` (``"AnalogSGD.lr"``): the boundary check of a library function, the same one a
     config field gets."""
     if not check.ok(value):
-        raise ConfigError(name, value, check.describe(), fix)
+        raise ConfigError(name, _shown(value), check.describe(), fix)
+    return value
+
+
+def _shown(value: Any) -> Any:
+    """An array-like value as its type and shape (a repr would span lines), others as is."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and hasattr(value, "dtype") and (len(shape) > 1 or math.prod(shape) > 8):
+        return f"a {type(value).__name__} of shape {tuple(shape)}"
     return value
 
 

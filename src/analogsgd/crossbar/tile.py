@@ -98,7 +98,7 @@ class AnalogTile:
             raise ConfigError("AnalogTile.devices", type(devices).__name__,
                               f"None or a DeviceArray of shape {self.shape}")
         self.devices = devices or DeviceArray.realise(config.device, self.shape, config.variation,
-                                                      generator, dtype=dtype, device_str=device)
+                                                    self.generator, dtype=dtype, device_str=device)
         self.conductance = self.devices.reference.clone()  # weight 0 = symmetric point when shifted
         #: which implementation ran the last pulsed update: 'fused-numba' or 'torch'
         self.last_update_path: str | None = None

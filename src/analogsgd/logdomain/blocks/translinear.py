@@ -35,8 +35,3 @@ def loop_gain(dvt: np.ndarray, dbeta: np.ndarray, signs: np.ndarray, n_ut) -> np
 def multiply_divide(i_a, i_b, i_c, gain=1.0):
     """I_out = g·I_a·I_b/I_c (A); all inputs must be positive (class-A log-domain)."""
     return gain * np.asarray(i_a) * np.asarray(i_b) / np.asarray(i_c)
-
-
-def multiply_divide3(i_a, i_b, i_c, i_d, i_e, gain=1.0):
-    """I_out = g·I_a·I_b·I_c/(I_d·I_e) (A), the six-transistor loop."""
-    return gain * np.asarray(i_a) * np.asarray(i_b) * np.asarray(i_c) / (np.asarray(i_d) * np.asarray(i_e))
