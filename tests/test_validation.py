@@ -184,3 +184,14 @@ def test_least_squares_checks_its_arguments():
 
 def test_stack_device_arrays_refuses_an_empty_list():
     one_line_error("stack_device_arrays.arrays", lambda: stack_device_arrays([]))
+
+
+def test_finite_inputs_whose_sum_overflows_are_accepted():
+    """The finiteness check sums x and d first; a sum that overflows float32 with every entry
+    finite (3e38 + 3e38) must fall through to the exact scan and be accepted."""
+    t = AnalogTile((3, 4), TileConfig(), 0)
+    x = torch.full((2, 4), 3e38)
+    assert not torch.isfinite(x.sum()) and bool(torch.isfinite(x).all())
+    t._check_update(x, torch.ones(2, 3), 0.1)
+    x[0, 0] = math.inf
+    one_line_error("AnalogTile.update.x", lambda: t._check_update(x, torch.ones(2, 3), 0.1))
