@@ -195,3 +195,24 @@ def test_finite_inputs_whose_sum_overflows_are_accepted():
     t._check_update(x, torch.ones(2, 3), 0.1)
     x[0, 0] = math.inf
     one_line_error("AnalogTile.update.x", lambda: t._check_update(x, torch.ones(2, 3), 0.1))
+
+
+def test_run_least_squares_and_convert_to_analog_check_their_arguments():
+    from torch import nn
+
+    from analogsgd.nn import convert_to_analog
+    from analogsgd.problems import run_least_squares
+
+    problem = LeastSquares.random(4, 3, 8, 0.3, 0)
+    rule = DigitalSGD(torch.zeros(3, 4, dtype=F64), 0.1)
+    one_line_error("run_least_squares.steps", lambda: run_least_squares(rule, problem, 2.5, 0.1, 0))
+    one_line_error("run_least_squares.generator",
+                   lambda: run_least_squares(rule, problem, 10, 0.1, None))
+    one_line_error("run_least_squares.problem", lambda: run_least_squares(rule, None, 10, 0.1, 0))
+    # an int seed draws what the seeded generator draws
+    a = run_least_squares(DigitalSGD(torch.zeros(3, 4, dtype=F64), 0.1), problem, 20, 0.1, 3)
+    b = run_least_squares(DigitalSGD(torch.zeros(3, 4, dtype=F64), 0.1), problem, 20, 0.1,
+                          torch.Generator().manual_seed(3))
+    assert torch.equal(a.final_weight, b.final_weight)
+    one_line_error("convert_to_analog.model", lambda: convert_to_analog("mlp"))
+    one_line_error("convert_to_analog.per_layer", lambda: convert_to_analog(nn.Linear(2, 2), per_layer=3))

@@ -62,8 +62,14 @@ def convert_to_analog(model: nn.Module, config: AnalogLayerConfig = DEFAULT_CONF
     Returns:
         the model (the same object unless it was itself a bare layer).
     """
+    if not isinstance(model, nn.Module):
+        raise ConfigError("convert_to_analog.model", type(model).__name__, "a torch.nn.Module")
     if not isinstance(config, AnalogLayerConfig):
         raise ConfigError("convert_to_analog.config", config, "an AnalogLayerConfig")
+    if per_layer is not None and not isinstance(per_layer, Mapping) and not callable(per_layer):
+        raise ConfigError("convert_to_analog.per_layer", per_layer,
+                          "None, a dict from layer name to config (or None), or a callable "
+                          "(name, module) -> config | None")
     targets = _convertible(model)
     if isinstance(per_layer, Mapping):
         known = {name for name, _ in targets}

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from ..config import POSITIVE_INT, InstanceOf, check_argument
 from ..errors import check_finite
 from ..optim.base import LearningRule
 from ..progress import NullProgress, Progress
+from ..rng import as_torch_generator
 from .least_squares import LeastSquares
 
 
@@ -39,13 +41,19 @@ class Trajectory:
 
 
 def run_least_squares(rule: LearningRule, problem: LeastSquares, steps: int, sigma: Tensor | float,
-                      generator: torch.Generator, record_every: int = 10,
+                      generator: torch.Generator | int, record_every: int = 10,
                       tau: Tensor | float | None = None, progress: Progress | None = None,
                       description: str = "least squares") -> Trajectory:
     """Iterate W_{k+1} = rule(W_k, ∇f(W_k) + ε_k), ε_k ~ N(0, σ²) per entry.
 
-    ``sigma`` and ``tau`` may hold one value per replica (leading dimension of the weights).
+    ``sigma`` and ``tau`` may hold one value per replica (leading dimension of the weights);
+    ``generator`` may be an int seed.
     """
+    check_argument("run_least_squares.rule", rule, InstanceOf(LearningRule))
+    check_argument("run_least_squares.problem", problem, InstanceOf(LeastSquares))
+    check_argument("run_least_squares.steps", steps, POSITIVE_INT)
+    check_argument("run_least_squares.record_every", record_every, POSITIVE_INT)
+    generator = as_torch_generator(generator, "run_least_squares.generator")
     progress = progress or NullProgress()
     w = rule.weight
     sig = torch.as_tensor(sigma, dtype=w.dtype).reshape(-1, *([1] * (w.dim() - 1))) if w.dim() > 2 \
