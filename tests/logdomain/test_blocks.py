@@ -12,9 +12,23 @@ P = tr.sky130_like()
 NUT = P.n * tr.thermal_voltage(tr.T_NOM_K)
 
 
-def test_translinear_product():
+def test_translinear_functions_against_nominal_ekv_loops():
+    # each input device's V_GS from the EKV law (gate_voltage_for), the loop's KVL
+    # Σ_CW V_GS = Σ_CCW V_GS sets the output device's V_GS, whose EKV current is compared with
+    # the block functions; in weak inversion the loop is exact, so agreement is to round-off
+    # (the exp/log round trip, ~1e-12 relative)
+    def vgs(i):
+        return tr.gate_voltage_for(P, 3, 3, i)
+
+    def out(v):
+        return tr.ekv_current(P, 3, 3, v, 0.0, 1.0)
+
     ia, ib, ic = np.array([1e-9, 3e-10]), np.array([2e-9, 5e-11]), np.array([4e-10, 1e-9])
-    assert translinear.multiply_divide(ia, ib, ic) == pytest.approx(ia * ib / ic, rel=1e-15)
+    id_, ie = np.array([7e-10, 2e-11]), np.array([1.5e-9, 6e-10])
+    assert translinear.multiply_divide(ia, ib, ic) == pytest.approx(
+        out(vgs(ia) + vgs(ib) - vgs(ic)), rel=1e-9)
+    assert translinear.multiply_divide3(ia, ib, ic, id_, ie) == pytest.approx(
+        out(vgs(ia) + vgs(ib) + vgs(ic) - vgs(id_) - vgs(ie)), rel=1e-9)
 
 
 def test_translinear_loop_gain_against_ekv_loop():
