@@ -1,7 +1,7 @@
 """Hyperparameters η, λ ↔ circuit values (hold time T, I_τ, I_λ), and what can be realised.
 
 From ``C n U_T dI_w/dt = −I_τ I_u e x − I_λ (I_w − I_B)`` and ``I_w = I_B + w I_u``
-(reference §2.5, docs/logdomain.md §5):
+(docs/logdomain.md §4, §5):
 
 .. math:: \\frac{dw}{dt} = -\\frac{1}{\\tau}\\,(e\\,x + \\lambda w), \\qquad
           \\tau = \\frac{C n U_T}{I_\\tau}, \\quad \\eta = \\frac{T}{\\tau} = \\frac{T I_\\tau}{C n U_T},
