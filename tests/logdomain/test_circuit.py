@@ -58,8 +58,9 @@ def test_integrator_order_against_lsoda(name, lsoda_reference):
 def test_default_solver_is_accurate_against_lsoda(lsoda_reference):
     p, X, Y, w_ref = lsoda_reference
     r = simulate(p, X, Y)
-    # the default substep control keeps the integration error far below the error budget
-    # (0.87 % of full scale squared ⇔ 9 % rms): here < 1e-3 in absolute weight units
+    # the default substep control: measured max |Δw| 1.5e-5 at η = 0.05 and 4.2e-4 at η = 0.3
+    # (the substep count is capped per hold, so the longer hold is coarser); 1e-3 is 2.4× the
+    # larger (deterministic: no noise), i.e. ~1e-4 % NMSE, far below every effect measured
     assert np.abs(r.weights - w_ref).max() < 1e-3
 
 
