@@ -12,9 +12,23 @@ P = tr.sky130_like()
 NUT = P.n * tr.thermal_voltage(tr.T_NOM_K)
 
 
-def test_translinear_product():
+def test_translinear_functions_against_nominal_ekv_loops():
+    # each input device's V_GS from the EKV law (gate_voltage_for), the loop's KVL
+    # Σ_CW V_GS = Σ_CCW V_GS sets the output device's V_GS, whose EKV current is compared with
+    # the block functions; in weak inversion the loop is exact, so agreement is to round-off
+    # (the exp/log round trip, ~1e-12 relative)
+    def vgs(i):
+        return tr.gate_voltage_for(P, 3, 3, i)
+
+    def out(v):
+        return tr.ekv_current(P, 3, 3, v, 0.0, 1.0)
+
     ia, ib, ic = np.array([1e-9, 3e-10]), np.array([2e-9, 5e-11]), np.array([4e-10, 1e-9])
-    assert translinear.multiply_divide(ia, ib, ic) == pytest.approx(ia * ib / ic, rel=1e-15)
+    id_, ie = np.array([7e-10, 2e-11]), np.array([1.5e-9, 6e-10])
+    assert translinear.multiply_divide(ia, ib, ic) == pytest.approx(
+        out(vgs(ia) + vgs(ib) - vgs(ic)), rel=1e-9)
+    assert translinear.multiply_divide3(ia, ib, ic, id_, ie) == pytest.approx(
+        out(vgs(ia) + vgs(ib) + vgs(ic) - vgs(id_) - vgs(ie)), rel=1e-9)
 
 
 def test_translinear_loop_gain_against_ekv_loop():
@@ -130,3 +144,22 @@ def test_readout():
     w = readout.read_weight(2.5e-9, 2e-9, 1e-9)
     assert w == pytest.approx(0.5)
     assert readout.read_weight(2.51e-9, 2e-9, 1e-9, adc_bits=8, full_scale=4.0) == pytest.approx(0.5)
+
+
+def test_ekv_level_loop_and_mirror_models():
+    # weak inversion (IC = I/I_spec ≤ 1e-6): the all-region loop is I_a I_b/I_c to ~√IC ≈ 1e-3;
+    # towards moderate inversion each device's pinch-off overdrive gains ≈ √IC (the expansion of
+    # 2 ln(e^√IC − 1) = ln IC + √IC + O(IC)), and the output device's too, so the loop reads
+    # exp(√a + √b − √c − √out) times I_a I_b/I_c, to O(IC)
+    i_s = 1e-6
+    ia, ib, ic = 2e-13, 5e-13, 1e-12
+    assert translinear.multiply_divide_ekv(ia, ib, ic, i_s) == pytest.approx(ia * ib / ic, rel=2e-3)
+    ia, ib, ic = 1e-9, np.array([1e-10, 1e-9, 4e-9]), 2e-9
+    got = translinear.multiply_divide_ekv(ia, ib, ic, i_s) / (ia * ib / ic)
+    first_order = np.exp(np.sqrt(ia / i_s) + np.sqrt(ib / i_s) - np.sqrt(ic / i_s)
+                         - np.sqrt(ia * ib / ic / i_s))
+    assert got == pytest.approx(first_order, rel=5e-3)  # O(IC) ≤ 4e-3 here
+    # mirror: output at V_DS = 0.3 V loses the reverse term e^{−V_DS/U_T} ≈ 9.2e-6 (weak inversion)
+    ut = float(tr.thermal_voltage(tr.T_NOM_K))
+    i = np.array([1e-11, 1e-9])
+    assert mirror.mirror_ekv(i, i_s, 0.3 / ut) / i - 1 == pytest.approx(-np.exp(-0.3 / ut), rel=0.1)

@@ -39,7 +39,7 @@ def test_jacobian_is_diagonal_plus_rank_one_of_the_field():
 @pytest.fixture(scope="module")
 def lsoda_reference():
     X, Y = _stream()
-    p = build_instances(LogDomainDesign(dac_bits=16), 10, [0.01, 0.3], 1e-2, noise=False)
+    p = build_instances(LogDomainDesign(dac_bits=16), 10, [0.05, 0.3], 1e-2, noise=False)
     return p, X, Y, simulate_lsoda(p, X, Y, rtol=1e-10, atol=1e-12).weights
 
 
@@ -58,8 +58,9 @@ def test_integrator_order_against_lsoda(name, lsoda_reference):
 def test_default_solver_is_accurate_against_lsoda(lsoda_reference):
     p, X, Y, w_ref = lsoda_reference
     r = simulate(p, X, Y)
-    # the default substep control keeps the integration error far below the error budget
-    # (0.87 % of full scale squared ⇔ 9 % rms): here < 1e-3 in absolute weight units
+    # the default substep control: measured max |Δw| 1.5e-5 at η = 0.05 and 4.2e-4 at η = 0.3
+    # (the substep count is capped per hold, so the longer hold is coarser); 1e-3 is 2.4× the
+    # larger (deterministic: no noise), i.e. ~1e-4 % NMSE, far below every effect measured
     assert np.abs(r.weights - w_ref).max() < 1e-3
 
 
@@ -67,13 +68,16 @@ def test_ideal_blocks_reproduce_the_ideal_ct_ode():
     # all gains 1, 16-bit DACs, no leakage, tiny quiescent/floor currents: the circuit ODE must
     # be the ideal continuous-time SGDr (docs §5); the residual from I_q, I_floor is ≈ 1e-6 of I_u
     X, Y = _stream(40)
+    # (a 0.1 pA I_τ and a relaxed settling rule keep these η realisable at fA quiescent
+    # currents; bandwidth is not modelled by the ODE)
     d = LogDomainDesign(dac_bits=16, x_full_scale=8.0, i_leak_a=0.0, i_floor_a=1e-18,
-                        i_qx_a=1e-15, i_qe_a=1e-15)
-    p = build_instances(d, 10, [0.01, 0.2], [0.0, 0.05], noise=False)
+                        i_qx_a=1e-15, i_qe_a=1e-15, i_tau_a=1e-13, settle_factor=0.01,
+                        t_hold_max_s=100.0)
+    p = build_instances(d, 10, [0.05, 0.2], [0.0, 0.1], noise=False)
     r = simulate_lsoda(p, X, Y, rtol=1e-11, atol=1e-13)
     Xq = np.round(X / (8.0 / 2 ** 15)) * (8.0 / 2 ** 15)
     Yq = np.round(Y / (8.0 / 2 ** 15)) * (8.0 / 2 ** 15)
-    ideal = ref.ideal_ct_sgdr(Xq, Yq, [0.01, 0.2], [0.0, 0.05])
+    ideal = ref.ideal_ct_sgdr(Xq, Yq, [0.05, 0.2], [0.0, 0.1])
     assert np.abs(r.weights - ideal).max() < 1e-6
 
 
@@ -128,7 +132,7 @@ def test_compiled_kernel_matches_numpy_path():
     if not kernels.available():
         pytest.skip("numba not installed")
     X, Y = _stream(30)
-    p = build_instances(LogDomainDesign(), 10, [0.02, 0.3], 1e-3, mismatch=True,
+    p = build_instances(LogDomainDesign(), 10, [0.05, 0.3], 1e-3, mismatch=True,
                         rng=np.random.default_rng(3))
     a = simulate(p, X, Y, rng=np.random.default_rng(5))
     b = simulate(p, X, Y, SolverConfig(integrator="ros2-numba"), rng=np.random.default_rng(5))

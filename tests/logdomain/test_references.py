@@ -30,7 +30,7 @@ def test_ct_hold_is_matrix_exponential():
 
 
 def test_ct_without_regularisation_is_sgd_with_effective_step():
-    # reference §7: for λ = 0 a hold is a discrete step with η_eff = (1 − e^{−η‖u‖²})/‖u‖²
+    # docs/logdomain.md §7: for λ = 0 a hold is a discrete step with η_eff = (1 − e^{−η‖u‖²})/‖u‖²
     X, Y = _data()
     eta = 0.3
     got = ref.ideal_ct_sgdr(X, Y, eta, 0.0)[:, 0]

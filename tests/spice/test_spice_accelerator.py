@@ -53,17 +53,27 @@ def test_netlist_is_generated_from_the_design(design, card):
 
 
 @pytest.mark.ngspice
-@pytest.mark.parametrize("n_features, arithmetic", [(1, "ideal"), (2, "translinear")])
-def test_accelerator_matches_behavioural_and_ideal(design, card, fit, n_features, arithmetic):
-    # acceptance bound: the paper's 0.87 % (reference §1) for ngspice against both the
-    # behavioural simulator and ideal CT SGDr, on 10 samples from reset
+@pytest.mark.parametrize("n_features, arithmetic, bound_pct", [(1, "ideal", 3e-2),
+                                                               (2, "translinear", 0.1)])
+def test_accelerator_at_the_shortest_realisable_hold(design, card, fit, n_features, arithmetic,
+                                                     bound_pct):
+    # the low end of the realisable η range (η_min = (C_node/C)(I_τ/I_loop,min) = 0.0478, a hold
+    # of 0.30 ms on this card), 10 samples from reset. Measured NMSE on two streams (seeds n and
+    # n + 10): ideal arithmetic 2.9e-3 – 3.3e-3 % behavioural vs ngspice, 3.1e-3 – 5.3e-3 % ngspice
+    # vs ideal CT; translinear loops 0.016 – 0.022 % and 0.019 – 0.025 %. The bounds are ~5–10×
+    # those (ngspice is deterministic; the spread is between streams); the paper's 0.87 % would
+    # not see a 100× regression
+    from analogsgd.logdomain import mapping
+
+    eta_min = mapping.eta_range(design)[0]
     rng = np.random.default_rng(n_features)
     X, Y = ds.stream(ds.synthetic(10, n_features, rng), 1, rng)
-    c = compare(design, card, fit, X, Y, 0.05, 1e-2, SolverConfig(), 120.0, arithmetic)
+    c = compare(design, card, fit, X, Y, eta_min, 1e-2, SolverConfig(), 120.0, arithmetic)
     s = c.summary()
+    assert c.hold_s == pytest.approx(design.t_hold_min_s, rel=1e-9)
     assert c.spice.shape == (11, n_features + 1)
     np.testing.assert_allclose(c.spice[0], 0.0, atol=1e-3)  # reset: I⁺ = I⁻
-    assert s["behavioural_vs_spice_pct"] < 0.87
-    assert s["spice_vs_ideal_pct"] < 0.87
+    assert s["nmse_behavioural_vs_spice_pct"] < bound_pct
+    assert s["nmse_spice_vs_ideal_pct"] < bound_pct
     # the trained weights moved: a stuck circuit would pass the bounds above only trivially
     assert np.abs(c.spice[-1]).max() > 0.1

@@ -47,7 +47,7 @@ def test_mirror_copies_over_two_decades(design, card):
 
 
 def test_bernoulli_cell_settles_to_i_ext_along_the_logistic(design, card, fit):
-    # C nU_T dI/dt = I (I_ext − I) from I_0 = I_qw (reference §2.4)
+    # C nU_T dI/dt = I (I_ext − I) from I_0 = I_qw (docs/logdomain.md §2)
     i0, i_ext, c = design.i_qw_a, design.i_u_a, design.c_w_f
     t_stop = 8 * c * _n_ut(fit) / i_ext
     res = blocks.bernoulli_cell(design, card, fit.params, i0, i_ext, t_stop, 200).run()

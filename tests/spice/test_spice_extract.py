@@ -47,10 +47,17 @@ def test_fit_to_generic_card_within_few_percent_over_four_decades(fit):
 
 
 @pytest.mark.ngspice
-def test_fitted_weak_law_reproduces_every_point_of_the_window(sweep, fit):
-    from analogsgd.spice.extract import weak_inversion_current
+def test_fit_holds_on_held_out_gate_voltages_and_another_drain_voltage(card, sweep, design):
+    # fitted on the even gate-voltage points, judged on the odd ones it never saw (measured
+    # 2.10 % max, 0.69 % rms) and on a sweep at V_DS = 0.6 V instead of 0.3 V (2.65 % max: the
+    # card's DIBL, which the saturated law leaves out); bounds: the "few %" the behavioural
+    # model is meant to hold (3 %), and 4 % at the other drain voltage (1.5× its measured value)
+    from analogsgd.spice import extract
 
-    lo, hi = fit.weak_range_a
-    sel = (sweep.id_a >= lo) & (sweep.id_a <= hi)
-    rel = weak_inversion_current(fit, sweep.vg_v[sel]) / sweep.id_a[sel] - 1
-    assert np.abs(rel).max() * 100 == pytest.approx(fit.max_rel_err_pct)
+    even, odd = extract.interleaved(sweep)
+    fit = extract.fit_ekv(even, design.w_storage_um, design.l_storage_um, design.temp_c)
+    held = extract.validate(fit, odd)
+    assert held["points"] >= 30 and held["max_rel_err_pct"] < 3.0
+    other = extract.measure(card, design.w_storage_um, design.l_storage_um, vd_v=0.6,
+                            temp_c=design.temp_c)
+    assert extract.validate(fit, other)["max_rel_err_pct"] < 4.0

@@ -40,16 +40,16 @@ class AcceleratorComparison:
 
     def summary(self) -> dict:
         def pct(a, b, scale=None):
-            return float(mt.mse_pct(a[:, None], b[:, None], scale)[0])
+            return float(mt.nmse_pct(a[:, None], b[:, None], scale)[0])
 
         fs = mt.full_scale(self.ideal[:, None])
         return {
-            "behavioural_vs_spice_pct": pct(self.behavioural, self.spice),
-            "spice_vs_ideal_pct": pct(self.spice, self.ideal),
-            "behavioural_vs_ideal_pct": pct(self.behavioural, self.ideal),
-            "spice_vs_discrete_pct": pct(self.spice, self.discrete, fs),
-            "final_behavioural_vs_spice_pct": float(mt.final_mse_pct(
-                self.behavioural[:, None], self.spice[:, None])[0]),
+            **mt.both("behavioural_vs_spice", pct(self.behavioural, self.spice)),
+            **mt.both("spice_vs_ideal", pct(self.spice, self.ideal)),
+            **mt.both("behavioural_vs_ideal", pct(self.behavioural, self.ideal)),
+            **mt.both("spice_vs_discrete", pct(self.spice, self.discrete, fs)),
+            **mt.both("final_behavioural_vs_spice", float(mt.final_nmse_pct(
+                self.behavioural[:, None], self.spice[:, None])[0])),
             "speedup_vs_spice": self.spice_wall_s / self.behavioural_wall_s,
             "spice_wall_s": self.spice_wall_s,
             "behavioural_wall_s": self.behavioural_wall_s,

@@ -1,7 +1,12 @@
 """Block-level comparisons for spice-validate: each block's netlist run by ngspice next to its
 behavioural model evaluated "as the card" (EKV parameters fitted to the card) and its ideal
 (the design's nominal technology parameters, or the exact function where the block has no
-device parameter). Edge code of the experiment; the netlists come from :mod:`analogsgd.spice.blocks`.
+device parameter). The translinear loop's and the mirror's behavioural model is their EKV-level
+block model (:func:`~analogsgd.logdomain.blocks.translinear.multiply_divide_ekv`,
+:func:`~analogsgd.logdomain.blocks.mirror.mirror_ekv`, all-region law with the fitted n and
+I_spec), not the ideal function; the transistor's is compared on held-out gate voltages (the
+fit uses the other half of the sweep). Edge code of the experiment; the netlists come from
+:mod:`analogsgd.spice.blocks`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from ..logdomain.accelerator import LogDomainDesign
 from ..logdomain.blocks import bernoulli_cell as bc
 from ..logdomain.blocks import mirror as mirror_block
 from ..logdomain.blocks import translinear as tl_block
-from ..logdomain.transistor import ekv_current
+from ..logdomain.transistor import ekv_current, specific_current, thermal_voltage
 from ..spice import blocks
 from ..spice.extract import EkvFit, Sweep
 from ..spice.models import ModelCard
@@ -39,17 +44,17 @@ class BlockComparison:
     ratio_metric: bool
 
     def error_pct(self, a: np.ndarray, ref: np.ndarray) -> float:
-        """``mse_pct`` (docs/logdomain.md §7) of ``a`` against ``ref``; on ``a/ref`` vs 1 for
+        """``nmse_pct`` (docs/logdomain.md §7) of ``a`` against ``ref``; on ``a/ref`` vs 1 for
         sweeps over decades, whose plain full-scale normalisation would see the top decade only."""
         if self.ratio_metric:
             a, ref = a / ref, np.ones_like(ref)
-        return float(mt.mse_pct(a[:, None, None], ref[:, None, None])[0])
+        return float(mt.nmse_pct(a[:, None, None], ref[:, None, None])[0])
 
     def summary(self) -> dict:
         return {
-            "behavioural_vs_spice_pct": self.error_pct(self.behavioural, self.spice),
-            "spice_vs_ideal_pct": self.error_pct(self.spice, self.ideal),
-            "behavioural_vs_ideal_pct": self.error_pct(self.behavioural, self.ideal),
+            **mt.both("behavioural_vs_spice", self.error_pct(self.behavioural, self.spice)),
+            **mt.both("spice_vs_ideal", self.error_pct(self.spice, self.ideal)),
+            **mt.both("behavioural_vs_ideal", self.error_pct(self.behavioural, self.ideal)),
             "max_rel_behavioural_vs_spice_pct": _max_rel(self.behavioural, self.spice),
             "max_rel_spice_vs_ideal_pct": _max_rel(self.spice, self.ideal),
             "speedup_vs_spice": self.spice_wall_s / self.behavioural_wall_s,
@@ -74,7 +79,8 @@ def timed(fn, min_total_s: float = 0.02):
 
 
 def transistor(design: LogDomainDesign, fit: EkvFit, sweep: Sweep) -> BlockComparison:
-    """The EKV test transistor over the fit's weak-inversion window."""
+    """The EKV test transistor over the fit's weak-inversion window, on ``sweep``: gate voltages
+    the fit did not use (held out)."""
     lo, hi = fit.weak_range_a
     sel = (sweep.id_a >= lo) & (sweep.id_a <= hi)
     vg = sweep.vg_v[sel]
@@ -85,30 +91,42 @@ def transistor(design: LogDomainDesign, fit: EkvFit, sweep: Sweep) -> BlockCompa
                            sweep.wall_s, t_beh, True)
 
 
-def _sweep_block(name, net, i_start, decades, points, fn, timeout_s):
+def _sweep_block(name, net, i_start, decades, points, behavioural, ideal, timeout_s):
     res = net.run(timeout_s=timeout_s)
     x = blocks.sweep_currents(i_start, decades, points)
-    beh, t_beh = timed(lambda: fn(x))
+    beh, t_beh = timed(lambda: behavioural(x))
     return BlockComparison(name, x, "swept input current (A)", "I_out (A)", res["i(Vout)"], beh,
-                           fn(x), res.wall_s, t_beh, True)
+                           ideal(x), res.wall_s, t_beh, True)
 
 
-def translinear(design: LogDomainDesign, card: ModelCard, timeout_s: float,
+def _i_spec_tl(design: LogDomainDesign, fit: EkvFit) -> float:
+    """I_spec of a translinear/mirror device with the fitted parameters."""
+    return float(specific_current(fit.params, design.w_tl_um, design.l_tl_um, fit.temp_k))
+
+
+def translinear(design: LogDomainDesign, card: ModelCard, fit: EkvFit, timeout_s: float,
                 points: int = 21) -> BlockComparison:
     """I_out = I_a I_b / I_c with I_a = I_u/2, I_c = I_u and I_b over two decades (10 pA–1 nA
-    at the default design): the forward product I_w·I_x/I_u of a weight."""
+    at the default design): the forward product I_w·I_x/I_u of a weight. Behavioural: the loop
+    with the all-region EKV law of the fitted device; ideal: I_a I_b/I_c."""
     i_a, i_c, i_b0 = 0.5 * design.i_u_a, design.i_u_a, design.i_u_a / 100
     net = blocks.translinear(design, card, i_a, i_c, i_b0, 2.0, points)
+    i_s = _i_spec_tl(design, fit)
     return _sweep_block("translinear", net, i_b0, 2.0, points,
+                        lambda ib: tl_block.multiply_divide_ekv(i_a, ib, i_c, i_s),
                         lambda ib: tl_block.multiply_divide(i_a, ib, i_c), timeout_s)
 
 
-def mirror(design: LogDomainDesign, card: ModelCard, timeout_s: float,
+def mirror(design: LogDomainDesign, card: ModelCard, fit: EkvFit, timeout_s: float,
            points: int = 21) -> BlockComparison:
-    """I_out = I_in over two decades (I_u/100 to I_u)."""
+    """I_out = I_in over two decades (I_u/100 to I_u). Behavioural: the all-region EKV mirror
+    with the output at V_DS = V_DRAIN (differs from I_in by ≈ e^{−V_DS/U_T} ≈ 10⁻⁵ only)."""
     i0 = design.i_u_a / 100
     net = blocks.mirror(design, card, i0, 2.0, points)
-    return _sweep_block("mirror", net, i0, 2.0, points, lambda i: mirror_block.mirror(i), timeout_s)
+    i_s, vds = _i_spec_tl(design, fit), blocks.V_DRAIN / float(thermal_voltage(fit.temp_k))
+    return _sweep_block("mirror", net, i0, 2.0, points,
+                        lambda i: mirror_block.mirror_ekv(i, i_s, vds),
+                        lambda i: mirror_block.mirror(i), timeout_s)
 
 
 def bernoulli(design: LogDomainDesign, card: ModelCard, fit: EkvFit, timeout_s: float,
@@ -162,6 +180,4 @@ def leak(design: LogDomainDesign, card: ModelCard, fit: EkvFit, timeout_s: float
 
 
 def _ut(fit: EkvFit) -> float:
-    from ..logdomain.transistor import thermal_voltage
-
     return float(thermal_voltage(fit.temp_k))

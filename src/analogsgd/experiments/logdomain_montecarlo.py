@@ -9,13 +9,13 @@ import numpy as np
 
 from ..config import POSITIVE_INT, Config, InstanceOf, Interval, NumberList, Text, param
 from ..logdomain import datasets as ds
+from ..logdomain import metrics as mt
 from ..logdomain.accelerator import LogDomainDesign
 from ..logdomain.blocks import leak as leak_block
 from ..logdomain.circuit_ode import cell_currents, read_weights
-from ..logdomain.transistor import IC_MAX_WEAK
 from ..logdomain.instances import build_instances
 from ..logdomain.simulate import SolverConfig
-from ..logdomain.transistor import celsius_to_kelvin
+from ..logdomain.transistor import IC_MAX_WEAK, celsius_to_kelvin
 from ..rng import child_seeds, numpy_generator
 from . import _logdomain_common as common
 from .base import Experiment, RunContext
@@ -24,7 +24,7 @@ from .base import Experiment, RunContext
 @dataclass(frozen=True)
 class MonteCarloConfig(Config):
     dataset: str = param("diabetes", "dataset: synthetic-<N>f or diabetes", Text(non_empty=True))
-    eta: float = param(0.02, "η", Interval(0.0, None, low_open=True))
+    eta: float = param(0.05, "η", Interval(0.0, None, low_open=True))
     lam: float = param(1e-3, "λ", Interval(0.0, None))
     epochs: int = param(1, "passes over the data", POSITIVE_INT)
     temps_c: list = param([-20.0, 27.0, 85.0], "temperature corners, °C",
@@ -37,8 +37,9 @@ class MonteCarloConfig(Config):
                                      Interval(0, 100000, integer=True))
     variant_device_um: float = param(10.0, "W = L of translinear/mirror devices in the large-device "
                                      "variant, µm", Interval(0.1, 100.0))
-    variant_i_u_a: float = param(10e-9, "I_u of the large-device variant (keeps the settling time), A",
-                                 Interval(1e-12, 1e-6))
+    variant_i_u_a: float = param(10e-9, "I_u of the large-device variant, A; every other current and C "
+                                 "scale with it, so that η, λ and the settling rule's η_min stay "
+                                 "realisable", Interval(1e-12, 1e-6))
     variant_instances: int = param(300, "instances of the large-device variant at 27 °C (0: skip)",
                                    Interval(0, 100000, integer=True))
     hold_times_s: list = param(list(np.logspace(-3, 3, 25)), "retention times after training, s",
@@ -63,9 +64,30 @@ class MonteCarloConfig(Config):
 
 
 def _stats(x: np.ndarray) -> dict:
-    return {"mean": float(x.mean()), "p99": float(np.percentile(x, 99)), "max": float(x.max()),
-            "median": float(np.median(x)), "fraction_below_0p87": float((x < 0.87).mean()),
-            "n": int(x.size)}
+    """NMSE statistics of the instances and their rms-of-full-scale forms; NaN propagates."""
+    out = {}
+    for k, v in (("mean", x.mean()), ("median", np.median(x)), ("p99", np.percentile(x, 99)),
+                 ("max", x.max())):
+        out.update(mt.both(k, float(v)))
+    out["fraction_below_0p87"] = float((x < common.CLAIM_NMSE_PCT).mean())
+    out["n"] = int(x.size)
+    return out
+
+
+def _row(temp, bias, n, st, retention="—") -> list:
+    return [temp, bias, n] + [common.pct2(st[f"nmse_{k}_pct"]) for k in ("mean", "median", "p99", "max")] \
+        + [st["fraction_below_0p87"], retention]
+
+
+def _variant_design(config: MonteCarloConfig) -> LogDomainDesign:
+    """Larger translinear/mirror devices; every current and C scaled by k = I_u'/I_u, so that
+    η = T I_τ/(C nU_T), λ = I_λ/I_τ and the settling rule's η_min = (C_node/C)(I_τ/I_loop,min)
+    (docs/logdomain.md §5) keep the nominal design's values up to the larger C_node."""
+    d = config.design
+    k = config.variant_i_u_a / d.i_u_a
+    return d.replace(w_tl_um=config.variant_device_um, l_tl_um=config.variant_device_um,
+                     i_u_a=config.variant_i_u_a, i_qw_a=d.i_qw_a * k, i_qx_a=d.i_qx_a * k,
+                     i_qe_a=d.i_qe_a * k, i_tau_a=d.i_tau_a * k, c_w_f=d.c_w_f * k)
 
 
 def run(config: MonteCarloConfig, ctx: RunContext) -> dict:
@@ -108,9 +130,9 @@ def run(config: MonteCarloConfig, ctx: RunContext) -> dict:
                    "drift_at_1s_of_full_scale": float(np.interp(0.0, np.log10(config.hold_times_s),
                                                                 drift_max)) / fs})
         corners[f"{temp:g}C"] = st
-        rows.append([f"{temp:g}", "PTAT", n, st["mean"], st["median"], st["p99"], st["max"],
-                     st["fraction_below_0p87"], t_lsb])
-        ctx.out.write_curves(f"mc_errors_{temp:g}C", {"mse_vs_ideal_pct": err})
+        rows.append(_row(f"{temp:g}", "PTAT", n, st, t_lsb))
+        ctx.out.write_curves(f"mc_errors_{temp:g}C", {"nmse_vs_ideal_pct": err,
+                                                      "rms_vs_ideal_pct_of_fs": mt.rms_pct_of_fs(err)})
     if config.non_ptat_instances > 0:
         d2 = config.design.replace(ptat_bias=False)
         for c, temp in enumerate(config.temps_c):
@@ -121,8 +143,7 @@ def run(config: MonteCarloConfig, ctx: RunContext) -> dict:
                                    description=f"MC non-PTAT {temp:g} °C")
             st = _stats(res.vs_ideal)
             corners[f"{temp:g}C_non_ptat"] = st
-            rows.append([f"{temp:g}", "constant", config.non_ptat_instances, st["mean"], st["median"],
-                         st["p99"], st["max"], st["fraction_below_0p87"], "—"])
+            rows.append(_row(f"{temp:g}", "constant", config.non_ptat_instances, st))
     if config.unchopped_instances > 0:
         du = config.design.replace(chop_gradient=False)
         res = common.run_batch(du, X, Y, config.eta, config.lam,
@@ -131,29 +152,29 @@ def run(config: MonteCarloConfig, ctx: RunContext) -> dict:
                                solver=config.solver, progress=ctx.progress, description="MC unchopped")
         st = _stats(res.vs_ideal)
         corners["unchopped"] = st
-        rows.append([f"{config.design.temp_c:g}", "PTAT, no chopping", config.unchopped_instances,
-                     st["mean"], st["median"], st["p99"], st["max"], st["fraction_below_0p87"], "—"])
+        rows.append(_row(f"{config.design.temp_c:g}", "PTAT, no chopping", config.unchopped_instances, st))
     variant = None
     if config.variant_instances > 0:
-        dv = config.design.replace(w_tl_um=config.variant_device_um, l_tl_um=config.variant_device_um,
-                                   i_u_a=config.variant_i_u_a)
+        dv = _variant_design(config)
         res = common.run_batch(dv, X, Y, config.eta, config.lam,
                                temp_c=np.full(config.variant_instances, config.design.temp_c),
                                mismatch=True, noise=True, rng=numpy_generator(seeds[0] ^ 0x5A5A),
                                solver=config.solver, progress=ctx.progress, description="MC large devices")
         variant = _stats(res.vs_ideal)
-        variant.update({"w_um": dv.w_tl_um, "l_um": dv.l_tl_um, "i_u_a": dv.i_u_a})
+        variant.update({"w_um": dv.w_tl_um, "l_um": dv.l_tl_um, "i_u_a": dv.i_u_a, "c_w_f": dv.c_w_f})
         corners["large_devices"] = variant
-        rows.append([f"{config.design.temp_c:g}", f"PTAT, {dv.w_tl_um:g}×{dv.l_tl_um:g} µm, I_u = "
-                     f"{dv.i_u_a * 1e9:g} nA", config.variant_instances, variant["mean"], variant["median"],
-                     variant["p99"], variant["max"], variant["fraction_below_0p87"], "—"])
+        rows.append(_row(f"{config.design.temp_c:g}", f"PTAT, {dv.w_tl_um:g}×{dv.l_tl_um:g} µm, I_u = "
+                         f"{dv.i_u_a * 1e9:g} nA, C = {dv.c_w_f * 1e12:g} pF", config.variant_instances,
+                         variant))
     ctx.out.write_curves("retention_drift", drift_curves)
     errs = np.concatenate(all_err)
     overall = _stats(errs)
     _plot(ctx.out, config, all_err, drift_curves, lsb8)
     summary = {
-        "mse_vs_ideal_pct_mean": overall["mean"], "mse_vs_ideal_pct_p99": overall["p99"],
-        "mse_vs_ideal_pct_worst": overall["max"], "fraction_below_0p87": overall["fraction_below_0p87"],
+        **mt.both("vs_ideal_mean", overall["nmse_mean_pct"]),
+        **mt.both("vs_ideal_p99", overall["nmse_p99_pct"]),
+        **mt.both("vs_ideal_worst", overall["nmse_max_pct"]),
+        "fraction_below_0p87": overall["fraction_below_0p87"],
         "chop_gradient": config.design.chop_gradient,
         "unchopped": corners.get("unchopped"),
         "instances": overall["n"], "temps_c": config.temps_c, "eta": config.eta, "lambda": config.lam,
@@ -161,25 +182,48 @@ def run(config: MonteCarloConfig, ctx: RunContext) -> dict:
         "retention_to_8bit_lsb_s": {k: v["retention_to_8bit_lsb_s"] for k, v in corners.items()
                                     if "retention_to_8bit_lsb_s" in v},
     }
-    table = common.markdown_table(["T (°C)", "bias", "instances", "mean (%)", "median (%)", "p99 (%)",
-                                   "worst (%)", "frac < 0.87 %", "retention to 1 LSB₈ (s)"], rows)
+    table = common.markdown_table(["T (°C)", "bias", "instances", "mean", "median", "p99",
+                                   "worst", "frac < 0.87 %", "retention to 1 LSB₈ (s)"], rows)
     ctx.out.write_report(
         f"# logdomain-montecarlo\n\n{config.dataset}, η = {config.eta:g}, λ = {config.lam:g}, "
         f"{len(X)} samples; Pelgrom mismatch on every transistor (A_VT = "
         f"{config.design.mos.a_vt_v_um * 1e3:g} mV·µm; translinear devices {config.design.w_tl_um:g}×"
         f"{config.design.l_tl_um:g} µm unless stated), DAC bit mismatch, shot noise. Error: circuit "
-        f"vs ideal CT SGDr. The gradient multiplier/dividers dominate: their four quadrant paths "
-        f"have independent gains, so the source and sink halves of the update do not cancel exactly "
-        f"and the fixed point moves; the error scales as σ(ΔV_T)² ∝ 1/(WL). Chopping (dynamic element "
-        f"matching: the four paths rotate through the quadrant roles hold by hold; design field "
-        f"chop_gradient = {config.design.chop_gradient}) cancels that to first order; the "
-        f"'no chopping' row shows the design without it.\n\n{table}\n\nOver all PTAT-biased instances: mean {overall['mean']:.3g} %, "
-        f"p99 {overall['p99']:.3g} %, worst {overall['max']:.3g} %.\n\nRetention: with training stopped "
+        f"vs ideal CT SGDr, as NMSE % / rms % of full scale.\n\n{table}\n\n"
+        f"{_conclusions(config, corners, overall)}\n\n"
+        f"Retention: with training stopped "
         f"the storage node's junction leakage discharges C at I_leak/C; the column gives the hold time "
         f"after which the largest weight drift reaches one 8-bit LSB of the full scale (2F/256). The "
         f"drift curves stop where a storage device leaves weak inversion (the stored value is lost).\n\n"
         f"{common.METRIC_TEXT}\n")
     return {"summary": summary, "corners": corners}
+
+
+def _conclusions(config, corners: dict, overall: dict) -> str:
+    """What this run shows, generated from its numbers (nothing here is a fixed result)."""
+    d = config.design
+    ptat = [(float(t), corners[f"{t:g}C"]["nmse_mean_pct"]) for t in config.temps_c]
+    hot, cold = max(ptat, key=lambda p: p[1]), min(ptat, key=lambda p: p[1])
+    out = [(f"Over all PTAT-biased instances: mean {common.pct2(overall['nmse_mean_pct'])}, p99 "
+            f"{common.pct2(overall['nmse_p99_pct'])}, worst {common.pct2(overall['nmse_max_pct'])} "
+            f"(NMSE % / rms % FS); {overall['fraction_below_0p87']:.0%} of instances below 0.87 % NMSE.")]
+    if len(ptat) > 1:
+        out.append(f"The largest mean error is at {hot[0]:g} °C ({hot[1]:.3g} %), the smallest at "
+                   f"{cold[0]:g} °C ({cold[1]:.3g} %).")
+    nominal = corners.get(f"{d.temp_c:g}C")
+    if corners.get("unchopped") and nominal:
+        r = corners["unchopped"]["nmse_mean_pct"] / nominal["nmse_mean_pct"]
+        out.append(f"Without gradient chopping (the four quadrant paths fixed in their roles) the mean "
+                   f"is {corners['unchopped']['nmse_mean_pct']:.3g} %, {r:.2g}× the chopped design's "
+                   f"(chop_gradient = {d.chop_gradient} in the other rows).")
+    v = corners.get("large_devices")
+    if v and nominal:
+        area = v["w_um"] * v["l_um"] / (d.w_tl_um * d.l_tl_um)
+        r = nominal["nmse_mean_pct"] / v["nmse_mean_pct"]
+        out.append(f"With {v['w_um']:g}×{v['l_um']:g} µm translinear devices ({area:.3g}× the area) the "
+                   f"mean falls {r:.3g}× to {v['nmse_mean_pct']:.3g} %; a mismatch error "
+                   f"∝ σ(ΔV_T)² ∝ 1/(WL) would fall {area:.3g}×.")
+    return " ".join(out)
 
 
 def _crossing(t, drift, level):
@@ -205,9 +249,10 @@ def _plot(out, config, all_err, drift, lsb8):
     bins = np.logspace(np.log10(lo) - 0.1, np.log10(max(hi, 0.9)) + 0.1, 50)
     for temp, e in zip(config.temps_c, all_err):
         a.hist(e, bins=bins, histtype="step", label=f"{temp:g} °C")
-    a.axvline(0.87, color="k", ls="--", lw=1, label="0.87 %")
+    a.axvline(0.87, color="k", ls="--", lw=1, label="0.87 % NMSE")
     a.set_xscale("log")
-    a.set_xlabel("mse vs ideal CT (%)")
+    a.set_xlabel("NMSE vs ideal CT (%)  [rms % of FS = 10·√NMSE]")
+    a.set_title(f"{config.dataset}, η = {config.eta:g}, λ = {config.lam:g}, mismatch + noise", fontsize=8)
     a.set_ylabel("instances")
     a.legend(fontsize=8)
     for k, v in drift.items():

@@ -71,14 +71,14 @@ class LogDomainDesign(Config):
     w_dac_um: float = param(2.0, "DAC unit device width, µm", POSITIVE)
     l_dac_um: float = param(2.0, "DAC unit device length, µm", POSITIVE)
     c_wire_f: float = param(40e-15, "wiring capacitance of a translinear node, F", Interval(0.0, 1e-11))
-    settle_factor: float = param(5.0, "minimum hold time in node time constants C_node nU_T/I_u",
-                                 Interval(1.0, 1e3))
+    settle_factor: float = param(1.0, "minimum hold time in node time constants C_node nU_T/I_loop,min "
+                                 "(1: measured in ngspice, docs/spice.md §6)", Interval(0.01, 1e3))
     t_hold_max_s: float = param(1.0, "longest hold time per sample, s", POSITIVE)
     ptat_bias: bool = param(True, "I_τ and I_λ proportional to absolute temperature", IsBool())
     chop_gradient: bool = param(True, "rotate the four gradient paths through the quadrant roles "
                                 "hold by hold (dynamic element matching)", IsBool())
     eta_knob: str = param("hold_time", "circuit value that sets η", OneOf(("hold_time", "i_tau")))
-    t_hold_nom_s: float = param(100e-6, "hold time when eta_knob = 'i_tau', s", POSITIVE)
+    t_hold_nom_s: float = param(1e-3, "hold time when eta_knob = 'i_tau', s", POSITIVE)
 
     def check_invariants(self) -> None:
         if self.i_qw_a >= self.i_u_a:
@@ -110,12 +110,26 @@ class LogDomainDesign(Config):
         return 2 * COX_F_PER_UM2 * self.w_tl_um * self.l_tl_um + self.c_wire_f
 
     @property
+    def i_loop_min_a(self) -> float:
+        """Smallest bias current a translinear loop runs at: min(I_qx, I_qe, I_qw, I_τ).
+
+        The quiescent halves of the inputs, of the error and of the weights, and the integrator
+        bias, are the currents at which a loop node is slowest (its conductance is g = I/(nU_T)).
+        A weight's small half I_qw²/I⁺ falls below I_qw as |w| grows, but the loops it drives then
+        carry proportionally small outputs, so their lag weighs little in the error (measured in
+        ngspice, docs/spice.md §6).
+        """
+        return min(self.i_qx_a, self.i_qe_a, self.i_qw_a, self.i_tau_a)
+
+    @property
     def t_settle_s(self) -> float:
-        """Node time constant at the unit current, C_node n U_T / I_u (finite bandwidth)."""
-        return self.c_node_f * self.n_ut_v / self.i_u_a
+        """Node time constant at the smallest loop current, ``C_node n U_T / I_loop,min``."""
+        return self.c_node_f * self.n_ut_v / self.i_loop_min_a
 
     @property
     def t_hold_min_s(self) -> float:
+        """Shortest hold: ``settle_factor · C_node n U_T / I_loop,min``; with η = T I_τ/(C nU_T)
+        the smallest η is ``settle_factor · (C_node/C) · (I_τ/I_loop,min)`` (no n, no U_T)."""
         return self.settle_factor * self.t_settle_s
 
     def ptat(self, temp_k: float) -> float:

@@ -17,7 +17,7 @@ Cited figures (the only external numbers):
   0.2 pJ / 282 µm², 32-bit add 0.1 pJ, 8 kB SRAM 64-bit read 10 pJ;
 * transistor counts, static CMOS: 28-T mirror full adder (N. Weste, D. Harris, *CMOS VLSI
   Design*, 4th ed., §11.2); an 8×8 array multiplier = 64 AND2 (6 T) + 56 full adders
-  (reference §3); a static master–slave D flip-flop ≈ 24 T (Weste & Harris §10.3, with reset).
+  (docs/logdomain.md §12); a static master–slave D flip-flop ≈ 24 T (Weste & Harris §10.3, with reset).
 
 Scaling to the analog design's node for a like-for-like view (stated, not measured):
 energy ∝ C·V² with C ∝ feature size, area ∝ feature size².

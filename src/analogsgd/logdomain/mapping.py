@@ -1,7 +1,7 @@
 """Hyperparameters η, λ ↔ circuit values (hold time T, I_τ, I_λ), and what can be realised.
 
 From ``C n U_T dI_w/dt = −I_τ I_u e x − I_λ (I_w − I_B)`` and ``I_w = I_B + w I_u``
-(reference §2.5, docs/logdomain.md §5):
+(docs/logdomain.md §4, §5):
 
 .. math:: \\frac{dw}{dt} = -\\frac{1}{\\tau}\\,(e\\,x + \\lambda w), \\qquad
           \\tau = \\frac{C n U_T}{I_\\tau}, \\quad \\eta = \\frac{T}{\\tau} = \\frac{T I_\\tau}{C n U_T},
@@ -12,10 +12,20 @@ The design's ``eta_knob`` says whether η is set by the hold time (I_τ fixed) o
 A value that would need a hold shorter than the translinear nodes' settling, longer than
 ``t_hold_max_s``, or a current below ``i_min_a`` or out of weak inversion is refused with a
 :class:`~analogsgd.errors.ConfigError` naming the hyperparameter and the realisable range.
+
+Settling: a loop node's time constant is ``C_node nU_T/I`` at its current I, longest at the
+smallest loop current ``I_loop,min = min(I_qx, I_qe, I_qw, I_τ)`` (docs/logdomain.md §5). With
+the hold-time knob the shortest hold is ``settle_factor·C_node nU_T/I_loop,min``, so
+
+.. math:: \\eta_{min} = \\mathrm{settle\\_factor}\\;\\frac{C_{node}}{C}\\;\\frac{I_\\tau}{I_{loop,min}}
+
+(0.048 for the defaults). With the I_τ knob the fixed hold must cover the quiescent currents'
+time constant, and I_τ may not fall below ``settle_factor·C_node nU_T/T``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..errors import ConfigError, is_finite_number
@@ -48,7 +58,10 @@ def eta_range(design: LogDomainDesign) -> tuple[float, float]:
         return (design.t_hold_min_s * design.i_tau_a / c_nut,
                 design.t_hold_max_s * design.i_tau_a / c_nut)
     t = design.t_hold_nom_s
-    return design.i_min_a * t / c_nut, _i_max(design) * t / c_nut
+    k = design.settle_factor * design.c_node_f * design.n_ut_v
+    if t < k / min(design.i_qx_a, design.i_qe_a, design.i_qw_a):
+        return math.inf, 0.0  # the fixed hold is shorter than the quiescent loops' settling
+    return max(design.i_min_a, k / t) * t / c_nut, _i_max(design) * t / c_nut
 
 
 def lambda_range(design: LogDomainDesign, eta: float) -> tuple[float, float]:
@@ -75,9 +88,13 @@ def circuit_values(design: LogDomainDesign, eta: float, lam: float,
         raise ConfigError("lambda", lam, "a finite number >= 0")
     lo, hi = eta_range(design)
     if not lo <= eta <= hi:
-        knob = ("hold time T within [%.3g, %.3g] s" % (design.t_hold_min_s, design.t_hold_max_s)
+        knob = (f"hold time T within [{design.t_hold_min_s:.3g}, {design.t_hold_max_s:.3g}] s; the "
+                f"shortest is settle_factor·C_node nU_T/I_loop,min with I_loop,min = "
+                f"{design.i_loop_min_a:.3g} A"
                 if design.eta_knob == "hold_time" else
-                "I_τ within [%.3g, %.3g] A" % (design.i_min_a, _i_max(design)))
+                f"I_τ within [{design.i_min_a:.3g}, {_i_max(design):.3g}] A at T = "
+                f"{design.t_hold_nom_s:.3g} s, which must be at least settle_factor·C_node nU_T/"
+                "min(I_qx, I_qe, I_qw)")
         raise ConfigError("eta", eta, f"within [{lo:.3g}, {hi:.3g}] for this design ({knob})",
                           "Change c_w_f or i_tau_a to move the range.")
     i_tau = _i_tau_for(design, eta)

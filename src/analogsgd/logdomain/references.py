@@ -1,5 +1,5 @@
 """The two ideals the circuit is compared against: discrete SGDr and the ideal continuous-time
-SGDr ODE (reference §2.1, §2.2, §7). Also b-bit fixed-point digital SGDr (precision study).
+SGDr ODE (docs/logdomain.md §7). Also b-bit fixed-point digital SGDr (precision study).
 
 Parameters θ = [w; b], input u = [x; 1], Λ = diag(λ, …, λ, 0) (the bias is not regularised).
 

@@ -7,6 +7,10 @@ slew ``|dV/dt|·h`` above ``dv_max·nU_T`` (the exponential nonlinearity); every
 ``h = T_m/K``. Shot noise of the storage node (one-sided PSD 2qI of the summed branch
 currents) is added after each substep as ``√(q I_abs h)/C · ξ`` (Euler–Maruyama). The
 reference :func:`simulate_lsoda` integrates the same field per instance with scipy's LSODA.
+
+After every hold the states are checked: a NaN or infinite capacitor voltage stops the run with
+:class:`~analogsgd.errors.NonFiniteError` naming the sample, the time and the instance, instead of
+passing non-finite weights to the metrics.
 """
 
 from __future__ import annotations
@@ -17,7 +21,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import Config, Interval, OneOf, param
-from .circuit_ode import cell_currents, hold_inputs, initial_voltages, read_weights, stiffness, vector_field
+from ..errors import NonFiniteError
+from .circuit_ode import (
+    cell_currents,
+    hold_inputs,
+    initial_voltages,
+    read_weights,
+    stiffness,
+    vector_field,
+)
 from .instances import CircuitParams
 from .integrators import ALL_INTEGRATORS, get_integrator
 from .transistor import ELEMENTARY_CHARGE_C
@@ -85,7 +97,9 @@ def simulate(params: CircuitParams, X: np.ndarray, Y: np.ndarray, solver: Solver
         inp = hold_inputs(params, X[k], Y[k])
         if compiled:
             v = np.ascontiguousarray(v)
+            check_finite_state(v, k, S, params.hold_s, start=True)
             total += kernels.integrate_hold(params, inp, v, solver, rng, ELEMENTARY_CHARGE_C)
+            check_finite_state(v, k, S, params.hold_s)
             _track(params, v, i_max, i_min)
             out[k + 1] = read_weights(params, v)
             if progress is not None:
@@ -96,6 +110,8 @@ def simulate(params: CircuitParams, X: np.ndarray, Y: np.ndarray, solver: Solver
             return vector_field(params, inp, vv, jacobian)
 
         first = field(v)
+        check_finite_state(v, k, S, params.hold_s, start=True)
+        check_finite_state(first[0], k, S, params.hold_s, start=True)
         rho = float((stiffness(first[1]) * params.hold_s).max())
         slew = float((np.abs(first[0]) / params.n_ut * hold).max())
         K = int(min(max(math.ceil(rho / solver.z_max), math.ceil(slew / solver.dv_max),
@@ -106,11 +122,33 @@ def simulate(params: CircuitParams, X: np.ndarray, Y: np.ndarray, solver: Solver
             if params.noise:
                 v = v + np.sqrt(q_over_c2 * absb * h) * rng.standard_normal(v.shape)
         total += K
+        check_finite_state(v, k, S, params.hold_s)
         _track(params, v, i_max, i_min)
         out[k + 1] = read_weights(params, v)
         if progress is not None:
             progress.advance()
     return SimResult(out, i_max, i_min, v, total)
+
+
+def check_finite_state(v: np.ndarray, k: int, n_samples: int, hold_s: np.ndarray,
+                       start: bool = False) -> None:
+    """Raise :class:`NonFiniteError` if any state of ``v`` (M, P) is not finite at the end of
+    hold ``k`` (or at its start, ``start=True``; a non-finite vector field there is reported too).
+
+    The message names the sample (hold k of the stream), the simulated time, ``(k+1)·T_m`` (or
+    ``k·T_m``), of the first bad instance m, and the parameter (bias last).
+    """
+    bad = ~np.isfinite(v)
+    if not bad.any():
+        return
+    m, j = (int(i) for i in np.argwhere(bad)[0])
+    when = (f"start of hold {k + 1}, t = {k * float(hold_s[m]):.6g} s" if start else
+            f"end of hold {k + 1}, t = {(k + 1) * float(hold_s[m]):.6g} s")
+    raise NonFiniteError(
+        f"circuit state V became non-finite at sample {k} of {n_samples} ({when}) in instance {m}, "
+        f"parameter {j} "
+        f"({int(bad.sum())} of {bad.size} states NaN or inf); check the design's currents and the "
+        "solver's z_max/dv_max.")
 
 
 def _track(params, v, i_max, i_min) -> None:
@@ -150,6 +188,7 @@ def simulate_lsoda(params: CircuitParams, X: np.ndarray, Y: np.ndarray, rtol: fl
             sol = solve_ivp(fun, (0.0, float(pm.hold_s[0])), v, method="LSODA", rtol=rtol,
                             atol=atol, jac=jac)
             v = sol.y[:, -1]
+            check_finite_state(v[None], k, S, pm.hold_s)
             out[k + 1, m] = read_weights(pm, v[None])[0]
         v_all[m] = v
     return SimResult(out, np.full((M, P), np.nan), np.full((M, P), np.nan), v_all, 0)

@@ -139,3 +139,21 @@ def fit_ekv(sweep: Sweep, w_um: float, l_um: float, temp_c: float = 27.0, *,
 def weak_inversion_current(fit: EkvFit, vg_v) -> np.ndarray:
     """Behavioural drain current of the fitted test transistor (saturation, source at 0)."""
     return ekv_current(fit.params, fit.w_um, fit.l_um, vg_v, 0.0, 10.0, temp_k=fit.temp_k)
+
+
+def interleaved(sweep: Sweep) -> tuple[Sweep, Sweep]:
+    """Split a sweep into (even, odd) gate-voltage points: fit on one, validate on the other."""
+    return (Sweep(sweep.vg_v[0::2], sweep.id_a[0::2], sweep.wall_s),
+            Sweep(sweep.vg_v[1::2], sweep.id_a[1::2], sweep.wall_s))
+
+
+def validate(fit: EkvFit, sweep: Sweep) -> dict:
+    """The fitted weak-inversion law against a sweep it was not fitted on (held-out gate voltages,
+    or another drain voltage), over the fit's current window: largest and rms relative error, %."""
+    lo, hi = fit.weak_range_a
+    sel = (sweep.id_a >= lo) & (sweep.id_a <= hi)
+    if sel.sum() < 2:
+        raise ValueError(f"fewer than 2 held-out points between {lo:g} and {hi:g} A")
+    rel = weak_inversion_current(fit, sweep.vg_v[sel]) / sweep.id_a[sel] - 1.0
+    return {"max_rel_err_pct": 100.0 * float(np.abs(rel).max()),
+            "rms_rel_err_pct": 100.0 * float(np.sqrt((rel ** 2).mean())), "points": int(sel.sum())}

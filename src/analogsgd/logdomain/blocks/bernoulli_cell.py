@@ -1,12 +1,12 @@
 """Bernoulli cell: a weak-inversion MOS whose gate sits on a capacitor (the volatile memory).
 
 The stored variable is the capacitor voltage ``V_C``; the cell's current is exponential in it,
-``I = I_s e^{V_C/(n U_T)}`` (gate-side capacitor, source grounded, reference §2.4). With a net
+``I = I_s e^{V_C/(n U_T)}`` (gate-side capacitor, source grounded, docs/logdomain.md §12). With a net
 capacitor current ``I_C`` (``C dV_C/dt = I_C``) the current obeys
 
 .. math:: C\\,n U_T\\,\\frac{dI}{dt} = I\\,I_C .
 
-Primitives (reference §2.4):
+Primitives (docs/logdomain.md §2, §12):
 
 * log-domain integrator ``I_C = I_τ I_in / I``: ``dI/dt = I_τ I_in/(C n U_T)`` (a ramp);
 * leak ``I_C = −I_λ``: ``I(t) = I_0 e^{−t I_λ/(C n U_T)}``;

@@ -23,3 +23,12 @@ def mirror_gain(dvt: np.ndarray, dbeta: np.ndarray, n_ut) -> np.ndarray:
 def mirror(i_in, gain=1.0):
     """I_out = g·I_in (A)."""
     return gain * np.asarray(i_in)
+
+
+def mirror_ekv(i_in, i_spec: float, vds_out_over_ut: float):
+    """A simple mirror with the all-region EKV law: the diode (V_D = V_G, reverse term
+    negligible) fixes the pinch-off overdrive q of both devices; the output device at
+    V_DS = ``vds_out_over_ut``·U_T carries ``I_spec[ln²(1 + e^{q/2}) − ln²(1 + e^{(q − V_DS/U_T)/2})]``.
+    Its only departure from ``I_in`` is the reverse term, ≈ e^{−V_DS/U_T} in weak inversion."""
+    q = 2.0 * np.log(np.expm1(np.sqrt(np.asarray(i_in, dtype=float) / i_spec)))
+    return i_spec * (np.log1p(np.exp(q / 2.0)) ** 2 - np.log1p(np.exp((q - vds_out_over_ut) / 2.0)) ** 2)
