@@ -24,11 +24,8 @@ def test_translinear_functions_against_nominal_ekv_loops():
         return tr.ekv_current(P, 3, 3, v, 0.0, 1.0)
 
     ia, ib, ic = np.array([1e-9, 3e-10]), np.array([2e-9, 5e-11]), np.array([4e-10, 1e-9])
-    id_, ie = np.array([7e-10, 2e-11]), np.array([1.5e-9, 6e-10])
     assert translinear.multiply_divide(ia, ib, ic) == pytest.approx(
         out(vgs(ia) + vgs(ib) - vgs(ic)), rel=1e-9)
-    assert translinear.multiply_divide3(ia, ib, ic, id_, ie) == pytest.approx(
-        out(vgs(ia) + vgs(ib) + vgs(ic) - vgs(id_) - vgs(ie)), rel=1e-9)
 
 
 def test_translinear_loop_gain_against_ekv_loop():
