@@ -109,6 +109,18 @@ class RunFolder:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
 
+    #: what a run writes, removed by :meth:`remove_results` (``--force``)
+    RESULTS = ("config.json", "metrics.json", "timings.json", "report.md", "curves/*.csv",
+               "figures/*.png", "checkpoints/*.pt")
+
+    def remove_results(self) -> list[Path]:
+        """Remove the files a previous run left here (the :attr:`RESULTS` patterns, nothing
+        else), so that a forced new run mixes none of them into its own; return them."""
+        removed = [p for pattern in self.RESULTS for p in self.path.glob(pattern) if p.is_file()]
+        for p in removed:
+            p.unlink()
+        return removed
+
     def write_json(self, name: str, data: Mapping[str, Any]) -> Path:
         target = self.path / name
         atomic_write_text(target, json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
