@@ -86,8 +86,8 @@ def _toml(tmp_path, data: bytes) -> str:
     (lambda t: ["--config", _toml(t, b"[steps]\nx = 1\n")],
      "LsAsymptoticConfig.steps must be a single value (it has no sub-fields); got {'x': 1}"),
     (lambda t: ["--set", "steps.x=1"], "LsAsymptoticConfig.steps must be a single value"),
-    (lambda t: ["--resume"], "--resume must be an experiment that writes checkpoints; got "
-                             "'ls-asymptotic' instead. ls-asymptotic writes none"),
+    (lambda t: ["--resume"], ("--resume must be an experiment that writes checkpoints; got "
+                              "'ls-asymptotic' instead. ls-asymptotic writes none")),
     (lambda t: ["--resume", "--force"], "--force must be not given with --resume"),
 ])
 def test_more_bad_input_is_one_line_and_no_run_folder(make_args, needle, capsys, tmp_path):
@@ -119,7 +119,8 @@ def test_bad_input_is_one_line_in_a_subprocess_too(tmp_path):
            "OMP_NUM_THREADS": "1"}
     for args in (["--out", str(tmp_path / "a_file")], ["--config", _toml(tmp_path, b"a = [\n")]):
         proc = subprocess.run([sys.executable, "-m", "analogsgd", "run", "ls-asymptotic", *args],
-                              capture_output=True, text=True, env=env, timeout=120)
+                              capture_output=True, text=True, env=env, timeout=120,
+                              check=False)
         assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert proc.stderr.startswith("analogsgd: error: --") and "Traceback" not in proc.stderr
 
