@@ -151,6 +151,8 @@ def test_an_allocator_failure_is_one_line(monkeypatch, capsys, tmp_path, exc):
     assert "out of memory" in _one_error_line(capsys)
     with pytest.raises(type(exc)):
         main(["--debug", "run", "fake", "--no-progress", "--out", str(tmp_path / "s")])
+    with pytest.raises(type(exc)):
+        main(["run", "fake", "--debug", "--no-progress", "--out", str(tmp_path / "t")])
 
 
 def test_a_bug_is_not_hidden(monkeypatch, tmp_path):

@@ -298,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a config field (dotted path; lists comma separated)")
         p.add_argument("--config", dest="config_file", metavar="FILE",
                        help="TOML file of config overrides")
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback of an error instead of one line")
 
     p_cfg = sub.add_parser("config", help="print an experiment's resolved config")
     with_config_args(p_cfg)

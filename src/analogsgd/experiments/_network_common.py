@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import check_checkpoint_path
 from ..config import (
     NON_NEGATIVE,
     NON_NEGATIVE_INT,
@@ -38,7 +39,6 @@ from ..config import (
     OneOf,
     param,
 )
-from ..checkpoint import check_checkpoint_path
 from ..datasets import DATASETS, Dataset, load
 from ..datasets.fashion_mnist import default_path as fashion_mnist_default
 from ..errors import ConfigError, check_finite
