@@ -1,6 +1,10 @@
 """The command line: listing, config printing, and one-line errors before any work."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +59,131 @@ def test_divergent_run_stops_with_a_clear_error_and_no_metrics(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "weights became non-finite at step" in err
     assert (out / "config.json").is_file() and not (out / "metrics.json").exists()
+
+
+# -- errors of the user's making: one line, status 2, nothing written --------------------------
+
+def _one_error_line(capsys) -> str:
+    """The one line of stderr (after the run's own ``NAME: writing to DIR`` line, if any)."""
+    err = capsys.readouterr().err.strip()
+    lines = [ln for ln in err.splitlines() if ": writing to " not in ln]
+    assert len(lines) == 1 and lines[0].startswith("analogsgd: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def _toml(tmp_path, data: bytes) -> str:
+    path = tmp_path / "o.toml"
+    path.write_bytes(data)
+    return str(path)
+
+
+@pytest.mark.parametrize("make_args, needle", [
+    (lambda t: ["--threads", "0"], "--threads must be an integer >= 1; got 0"),
+    (lambda t: ["--threads", "-3"], "--threads must be an integer >= 1; got -3"),
+    (lambda t: ["--config", _toml(t, b"steps = = 3\n")], "must be a valid TOML file"),
+    (lambda t: ["--config", _toml(t, b"steps = 3 # \xff\xfe\n")], "must be a UTF-8 text file"),
+    (lambda t: ["--config", _toml(t, b"[steps]\nx = 1\n")],
+     "LsAsymptoticConfig.steps must be a single value (it has no sub-fields); got {'x': 1}"),
+    (lambda t: ["--set", "steps.x=1"], "LsAsymptoticConfig.steps must be a single value"),
+    (lambda t: ["--resume"], ("--resume must be an experiment that writes checkpoints; got "
+                              "'ls-asymptotic' instead. ls-asymptotic writes none")),
+    (lambda t: ["--resume", "--force"], "--force must be not given with --resume"),
+])
+def test_more_bad_input_is_one_line_and_no_run_folder(make_args, needle, capsys, tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", "ls-asymptotic", *make_args(tmp_path), "--out", str(out)]) == 2
+    assert needle in _one_error_line(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("make_out, extra, needle", [
+    (lambda t: t / "a_file", [], "--out must be a folder (or a path not yet existing)"),
+    (lambda t: t / "a_file" / "run", [], "--out must be a folder that can be created and written"),
+    (lambda t: Path("/proc/analogsgd-run"), [], "--out must be a folder that can be created"),
+    (lambda t: Path("/proc"), [], "--out must be a new or empty folder"),
+    (lambda t: Path("/proc"), ["--force"], "--out must be a folder that can be created and written"),
+])
+def test_an_unusable_out_is_one_line(make_out, extra, needle, capsys, tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    out = make_out(tmp_path)
+    assert main(["run", "ls-asymptotic", "--out", str(out), *extra]) == 2
+    assert needle in _one_error_line(capsys)
+    assert (tmp_path / "a_file").read_text() == "x"
+
+
+def test_bad_input_is_one_line_in_a_subprocess_too(tmp_path):
+    """The installed entry point: stderr is exactly one line, no traceback, status 2."""
+    (tmp_path / "a_file").write_text("x")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"),
+           "OMP_NUM_THREADS": "1"}
+    for args in (["--out", str(tmp_path / "a_file")], ["--config", _toml(tmp_path, b"a = [\n")]):
+        proc = subprocess.run([sys.executable, "-m", "analogsgd", "run", "ls-asymptotic", *args],
+                              capture_output=True, text=True, env=env, timeout=120,
+                              check=False)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert proc.stderr.startswith("analogsgd: error: --") and "Traceback" not in proc.stderr
+
+
+# -- failures of a run: one line, status 3; --debug shows the traceback -------------------------
+
+def _fake(monkeypatch, run):
+    from analogsgd.experiments import Experiment
+
+    exp = Experiment(name="fake", description="a fake", full=dict, quick=dict, run=run)
+    monkeypatch.setattr("analogsgd.experiments.get_experiment", lambda name: exp)
+
+
+def _raise(exc):
+    def run(config, ctx):
+        raise exc
+    return run
+
+
+@pytest.mark.parametrize("exc", [
+    RuntimeError("[enforce fail at alloc_cpu.cpp:119] data. DefaultCPUAllocator: can't allocate "
+                 "memory: you tried to allocate 80000000000 bytes. Error code 12"),
+    MemoryError(),
+])
+def test_an_allocator_failure_is_one_line(monkeypatch, capsys, tmp_path, exc):
+    _fake(monkeypatch, _raise(exc))
+    assert main(["run", "fake", "--no-progress", "--out", str(tmp_path / "r")]) == 3
+    assert "out of memory" in _one_error_line(capsys)
+    with pytest.raises(type(exc)):
+        main(["--debug", "run", "fake", "--no-progress", "--out", str(tmp_path / "s")])
+    with pytest.raises(type(exc)):
+        main(["run", "fake", "--debug", "--no-progress", "--out", str(tmp_path / "t")])
+
+
+def test_a_bug_is_not_hidden(monkeypatch, tmp_path):
+    _fake(monkeypatch, _raise(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["run", "fake", "--no-progress", "--out", str(tmp_path / "r")])
+
+
+def test_non_finite_metrics_stop_the_run_naming_the_key(monkeypatch, capsys, tmp_path):
+    _fake(monkeypatch, lambda config, ctx: {"summary": {"ok": None, "loss": [1.0, float("nan")]},
+                                            "x": {"y": float("inf")}})
+    out = tmp_path / "r"
+    assert main(["run", "fake", "--no-progress", "--out", str(out)]) == 3
+    err = _one_error_line(capsys)
+    assert "summary.loss[1] = nan" in err and "x.y = inf" in err
+    assert not (out / "metrics.json").exists()
+
+
+def test_closing_line_names_report_and_figures(monkeypatch, capsys, tmp_path):
+    def run(config, ctx):
+        import matplotlib.pyplot as plt
+
+        ctx.out.write_report("# r\n")
+        for name in ("b", "a"):
+            ctx.out.save_figure(plt.figure(), name)
+        return {"summary": {"ok": 1.0, "missing": None}}
+
+    _fake(monkeypatch, run)
+    out = tmp_path / "r"
+    assert main(["run", "fake", "--no-progress", "--out", str(out)]) == 0
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("done in ") and f"report {out}/report.md" in last
+    assert f"figures {out}/figures/{{a.png,b.png}}" in last
+    assert json.loads((out / "metrics.json").read_text())["summary"] == {"ok": 1.0, "missing": None}

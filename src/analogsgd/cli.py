@@ -2,9 +2,13 @@
 
     analogsgd list
     analogsgd config NAME [--quick] [--set FIELD=VALUE ...]
-    analogsgd run NAME [--quick] [--seed N] [--out DIR] [--set FIELD=VALUE ...] [--config FILE.toml]
+    analogsgd run NAME [--quick] [--seed N] [--out DIR [--force]] [--set FIELD=VALUE ...] [--config FILE.toml]
     analogsgd run NAME --resume [--out DIR]
     analogsgd install sky130
+
+Every error of the user's making (a bad value, file or folder) is one line on standard error
+and exit status 2; a run that fails on its own (it diverges, runs out of memory, cannot write
+its results) is one line and status 3. ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ import json
 import os
 import platform
 import sys
-import time
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from . import __version__
+from .checkpoint import CheckpointError
 from .config import Config, parse_value, replace_fields
 from .errors import AnalogSGDError, ConfigError
 
@@ -32,8 +37,17 @@ def _overrides(args: argparse.Namespace) -> dict:
         path = Path(args.config_file)
         if not path.is_file():
             raise ConfigError("--config", str(path), "an existing TOML file")
-        with path.open("rb") as fh:
-            changes.update(_flatten(tomllib.load(fh)))
+        try:
+            with path.open("rb") as fh:
+                changes.update(_flatten(tomllib.load(fh)))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("--config", str(path), "a valid TOML file", f"{exc}.") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError("--config", str(path), "a UTF-8 text file",
+                              f"Byte {exc.start} is not UTF-8.") from None
+        except OSError as exc:
+            raise ConfigError("--config", str(path), "a readable file",
+                              f"({exc.strerror or exc}).") from None
     for item in getattr(args, "set", None) or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -108,9 +122,12 @@ def _resolve_resume(args: argparse.Namespace):
     --seed, --set or --config given must agree with them."""
     from .experiments import get_experiment
 
-    out = _resume_folder(args)
-    stored = json.loads((out / "config.json").read_text(encoding="utf-8"))
     exp = get_experiment(args.name)
+    if not exp.checkpoints:
+        raise ConfigError("--resume", exp.name, "an experiment that writes checkpoints",
+                          f"{exp.name} writes none; run it again with a new --out instead.")
+    out = _resume_folder(args)
+    stored = _read_stored_config(out)
     if stored.get("experiment") != exp.name:
         raise ConfigError("--resume", str(out), f"a run folder of {exp.name}",
                           f"It holds a run of {stored.get('experiment')!r}.")
@@ -121,6 +138,9 @@ def _resolve_resume(args: argparse.Namespace):
         raise ConfigError("--seed", args.seed, f"the stored seed {stored.get('seed')} of "
                           f"{out}/config.json", "Drop --seed to resume this run.")
     config = exp.config(quick=bool(stored.get("quick")))
+    if isinstance(config, Config) and not isinstance(stored.get("config"), dict):
+        raise ConfigError("--resume", f"{out}/config.json", "a config.json whose 'config' is "
+                          "an object", "Start a new run instead.")
     if isinstance(config, Config):
         saved = {k: v for k, v in _flatten(stored.get("config", {})).items()
                  if k != "kind" and not k.endswith(".kind")}
@@ -133,7 +153,49 @@ def _resolve_resume(args: argparse.Namespace):
         raise ConfigError("--resume", " ".join(f"{k}={v}" for k, v in changes.items()),
                           f"overrides that agree with {out}/config.json",
                           "A resumed run keeps its config; start a new run to change it.")
-    return exp, config, int(stored.get("seed", 0)), bool(stored.get("quick")), out
+    seed = stored.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError("--resume", f"{out}/config.json", "a config.json whose seed is an "
+                          f"integer >= 0 (it holds {seed!r})", "Start a new run instead.")
+    return exp, config, seed, bool(stored.get("quick")), out
+
+
+def _read_stored_config(out: Path) -> dict:
+    """``out/config.json`` as a dict, or one clear error when it is not a JSON object."""
+    path = out / "config.json"
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError("--resume", str(path), "a readable JSON file written by `analogsgd "
+                          "run`", f"({exc}); start a new run instead.") from None
+    if not isinstance(stored, dict):
+        raise ConfigError("--resume", str(path), "a JSON object written by `analogsgd run` (it "
+                          f"holds a {type(stored).__name__})", "Start a new run instead.")
+    return stored
+
+
+def _prepare_out(out: Path, args: argparse.Namespace) -> None:
+    """Check the run folder before any work: a folder (or a path that can become one) that can
+    be written; for a new run an empty or new folder, unless ``--force`` (which removes the
+    previous run's results and checkpoints first)."""
+    from .runfolder import RunFolder
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError("--out", str(out), "a folder (or a path not yet existing)",
+                          "It is a file; name another path.")
+    if not args.resume and out.is_dir() and any(out.iterdir()) and not args.force:
+        raise ConfigError("--out", str(out), "a new or empty folder", "It exists already: add "
+                          "--resume to continue its run or --force to replace its results.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".analogsgd-write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError("--out", str(out), "a folder that can be created and written",
+                          f"({exc.strerror or exc}).") from None
+    if args.force and not args.resume:
+        RunFolder(out).remove_results()
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -141,6 +203,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.seed is not None and args.seed < 0:
         raise ConfigError("--seed", args.seed, "an integer >= 0")
+    if args.threads < 1:
+        raise ConfigError("--threads", args.threads, "an integer >= 1")
+    if args.force and args.resume:
+        raise ConfigError("--force", True, "not given with --resume",
+                          "--resume continues the run in the folder; --force replaces it.")
     if args.resume:  # every check happens here, before any work
         exp, config, seed, quick, out = _resolve_resume(args)
         if exp.check is not None:
@@ -152,6 +219,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         seed, quick = args.seed or 0, args.quick
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path(args.out) if args.out else Path("runs") / f"{exp.name}{'-quick' if quick else ''}-{stamp}"
+    _prepare_out(out, args)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -179,16 +247,27 @@ def _run(exp, config, folder, seed: int, quick: bool, args: argparse.Namespace, 
     from .experiments import RunContext
     from .progress import TqdmProgress
 
-    out = folder.path
-    start = time.perf_counter()
-    ctx = RunContext(seed=seed, out=folder, quick=quick,
+    ctx = RunContext(seed=seed, out=folder, quick=quick, experiment=exp.name,
                      progress=TqdmProgress(enabled=not args.no_progress), resume=resume)
     metrics = exp.run(config, ctx)
-    metrics = {**metrics, "wall_time_s": round(time.perf_counter() - start, 3)}
+    metrics = {**metrics, "wall_time_s": round(ctx.wall_time_s(), 3)}
     folder.write_metrics(metrics)
     print(json.dumps(metrics["summary"], indent=2, default=str))
-    print(f"done in {metrics['wall_time_s']:.1f} s: {out}", file=sys.stderr)
+    print(closing_line(folder, metrics["wall_time_s"]), file=sys.stderr)
     return 0
+
+
+def closing_line(folder, wall_time_s: float) -> str:
+    """``done in T s: DIR; report DIR/report.md; figures DIR/figures/{a,b}.png`` (what exists)."""
+    out = folder.path
+    parts = [f"done in {wall_time_s:.1f} s: {out}"]
+    if (out / "report.md").is_file():
+        parts.append(f"report {out / 'report.md'}")
+    figures = sorted(p.name for p in (out / "figures").glob("*.png")) if (out / "figures").is_dir() else []
+    if figures:
+        parts.append(f"figures {out / 'figures'}/" + (figures[0] if len(figures) == 1
+                                                      else "{" + ",".join(figures) + "}"))
+    return "; ".join(parts)
 
 
 def _cmd_install(args: argparse.Namespace) -> int:
@@ -207,6 +286,8 @@ def _cmd_install(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="analogsgd", description=__doc__.split("\n")[0] or None)
     parser.add_argument("--version", action="version", version=f"analogsgd {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the experiments").set_defaults(func=_cmd_list)
 
@@ -217,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a config field (dotted path; lists comma separated)")
         p.add_argument("--config", dest="config_file", metavar="FILE",
                        help="TOML file of config overrides")
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback of an error instead of one line")
 
     p_cfg = sub.add_parser("config", help="print an experiment's resolved config")
     with_config_args(p_cfg)
@@ -231,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--resume", action="store_true",
                        help="continue the run in --out (default: the newest runs/NAME-* folder) "
                             "from its last checkpoints, with its stored config and seed")
+    p_run.add_argument("--force", action="store_true",
+                       help="run into an existing --out folder, removing its previous results "
+                            "(config, metrics, report, curves, figures, checkpoints) first")
     p_run.set_defaults(func=_cmd_run)
 
     p_inst = sub.add_parser("install", help="install an optional model library (sky130) without "
@@ -243,14 +329,39 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     args = build_parser().parse_args(argv)
+    if args.debug:
+        return args.func(args)
     try:
         return args.func(args)
-    except ConfigError as err:
-        print(f"analogsgd: error: {err}", file=sys.stderr)
-        return 2
+    except (ConfigError, CheckpointError) as err:
+        return _fail(err, 2)
     except AnalogSGDError as err:
-        print(f"analogsgd: error: {err}", file=sys.stderr)
-        return 3
+        return _fail(err, 3)
+    except MemoryError as err:
+        return _fail(f"out of memory{f' ({err})' if str(err) else ''}", 3, _MEMORY_FIX)
+    except RuntimeError as err:
+        if not any(m in str(err) for m in ("can't allocate", "out of memory", "DefaultCPUAllocator")):
+            raise
+        return _fail(f"out of memory ({_first_line(err)})", 3, _MEMORY_FIX)
+    except OSError as err:
+        return _fail(f"{err.strerror or err}: {err.filename}" if err.filename else err, 3)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+_MEMORY_FIX = "try --quick, smaller sizes or fewer replicas (see `analogsgd config NAME`)"
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _fail(err, code: int, fix: str = "") -> int:
+    """Print ``analogsgd: error: ...`` as one line (rerun with --debug for the traceback)."""
+    text = " ".join(str(err).split())
+    print(f"analogsgd: error: {text}{'; ' + fix if fix else ''}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -270,6 +270,9 @@ def replace_fields(config: Any, changes: Mapping[str, Any]) -> Any:
         else:
             direct[head] = value
     for head, sub in nested.items():
+        if not dataclasses.is_dataclass(getattr(config, head)):  # e.g. steps.x=1, a TOML table
+            raise ConfigError(f"{owner}.{head}", sub, "a single value (it has no sub-fields)",
+                              f"Use --set {head}=VALUE (or `{head} = VALUE` in TOML).")
         direct[head] = replace_fields(getattr(config, head), sub)
     checks = {f.name: f.metadata.get("check") for f in dataclasses.fields(config)}
     for head, value in direct.items():

@@ -137,7 +137,7 @@ def test_file_errors(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "missing.pt", model, opt)
     path = save_checkpoint(tmp_path / "v.pt", model, opt)
-    payload = torch.load(path, weights_only=False)
+    payload = torch.load(path, weights_only=True)
     payload["format_version"] = FORMAT_VERSION + 1
     torch.save(payload, path)
     with pytest.raises(CheckpointError, match=f"format version {FORMAT_VERSION + 1}"):

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import check_checkpoint_path
 from ..config import (
     NON_NEGATIVE,
     NON_NEGATIVE_INT,
@@ -273,20 +274,27 @@ def _save(path: Path, model, optimizer, scheduler, **extra) -> None:
     save_checkpoint(path, model, optimizer, scheduler, **extra)
 
 
-def _load(path: Path, model, optimizer, scheduler, order: torch.Generator) -> dict:
+def _load(path: Path, model, optimizer, scheduler, order: torch.Generator, identity: dict) -> dict:
     from ..checkpoint import load_checkpoint
 
-    return load_checkpoint(path, model, optimizer, scheduler, generators={"order": order})
+    return load_checkpoint(path, model, optimizer, scheduler, generators={"order": order},
+                           identity=identity)
+
+
+def checkpoint_path(ctx: RunContext, unit: Unit) -> Path:
+    return ctx.out.path / "checkpoints" / f"{unit.key}.pt"
 
 
 def train_unit(cfg: NetworkConfig, unit: Unit, data: Dataset, ctx: RunContext, task) -> dict:
     """Train one unit (resuming from its checkpoint when ``ctx.resume``); return its history."""
     model, optimizer, scheduler, order = build_unit(cfg, unit, data)
-    path = ctx.out.path / "checkpoints" / f"{unit.key}.pt"
+    path = checkpoint_path(ctx, unit)
+    identity = {"experiment": ctx.experiment, "unit": unit.key, **dataclasses.asdict(unit)}
     n = data.train_x.shape[0]
     batches = math.ceil(n / cfg.batch_size)
     if ctx.resume and path.is_file():
-        extra = _load(path, model, optimizer, scheduler, order)
+        extra = _load(path, model, optimizer, scheduler, order, identity)
+        ctx.resumed_from(extra.get("run_wall_time_s", 0.0))
         history = extra["history"]
         task.advance(batches * (len(history["epoch"]) - 1))
         if len(history["epoch"]) - 1 >= cfg.epochs:
@@ -314,8 +322,8 @@ def train_unit(cfg: NetworkConfig, unit: Unit, data: Dataset, ctx: RunContext, t
         for key, value in (("epoch", epoch), ("train_loss", total / n), ("test_loss", test_loss),
                            ("test_acc", test_acc), ("seconds", time.perf_counter() - start)):
             history[key].append(value)
-        _save(path, model, optimizer, scheduler, history=history, order=order,
-              unit=dataclasses.asdict(unit))
+        _save(path, model, optimizer, scheduler, identity=identity, history=history, order=order,
+              unit=dataclasses.asdict(unit), run_wall_time_s=ctx.wall_time_s())
     return history
 
 
@@ -368,8 +376,10 @@ def run_study(cfg: NetworkConfig, ctx: RunContext, paper: dict | None = None,
     units = plan_units(cfg, ctx.seed)
     batches = math.ceil(data.train_x.shape[0] / cfg.batch_size)
     histories: dict[str, dict] = {}
-    with ctx.progress.task(len(units) * cfg.epochs * batches, title or "training") as task:
-        for unit in units:
+    for unit in units:  # before any training: a checkpoint path that cannot be written
+        check_checkpoint_path(checkpoint_path(ctx, unit))
+    for unit in units:  # one progress task per unit: each algorithm has its own rate
+        with ctx.progress.task(cfg.epochs * batches, f"{title or 'training'}: {unit.label}") as task:
             histories[unit.key] = train_unit(cfg, unit, data, ctx, task)
     curves: dict[str, list] = {k: [] for k in ("algorithm", "tau", "seed", "epoch", "train_loss",
                                                "test_loss", "test_acc")}
@@ -410,4 +420,4 @@ def network_experiment(name: str, description: str, full, quick, *, title: str,
         return run_study(cfg, ctx, paper=paper, title=title)
 
     return Experiment(name=name, description=description, full=full, quick=quick, run=run,
-                      check=check_data, references=references)
+                      check=check_data, references=references, checkpoints=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -18,8 +19,13 @@ class RunContext:
         out: the run folder.
         quick: the reduced variant is running.
         progress: where to report progress.
-        resume: continue from the checkpoints already in ``out`` (``analogsgd run --resume``);
-            an experiment that writes no checkpoints simply runs again.
+        resume: continue from the checkpoints already in ``out`` (``analogsgd run --resume``;
+            only for an experiment with ``checkpoints=True``).
+        experiment: the experiment's name (part of the identity stored in each checkpoint).
+        started: ``time.perf_counter()`` when this process started the run.
+        earlier_s: wall-clock seconds the run had spent before this process resumed it (the
+            largest ``run_wall_time_s`` among the checkpoints read back, see
+            :meth:`resumed_from`).
     """
 
     seed: int
@@ -27,6 +33,18 @@ class RunContext:
     quick: bool = False
     progress: Progress = field(default_factory=NullProgress)
     resume: bool = False
+    experiment: str = ""
+    started: float = field(default_factory=time.perf_counter)
+    earlier_s: float = 0.0
+
+    def wall_time_s(self) -> float:
+        """Wall-clock seconds of the whole run so far, earlier processes included (stored in
+        each checkpoint so that a resumed run reports the time of the whole run)."""
+        return self.earlier_s + time.perf_counter() - self.started
+
+    def resumed_from(self, run_wall_time_s: float) -> None:
+        """Count the time a checkpoint read back says the run had spent when it was written."""
+        self.earlier_s = max(self.earlier_s, float(run_wall_time_s))
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,8 @@ class Experiment:
         check: optional ``check(config)`` for checks that need more than the config itself
             (e.g. that a dataset's files exist); the command line calls it before it creates
             the run folder, so a failure leaves nothing behind.
+        checkpoints: the run writes checkpoints and continues from them with ``ctx.resume``
+            (``analogsgd run NAME --resume`` refuses an experiment without them).
     """
 
     name: str
@@ -53,6 +73,7 @@ class Experiment:
     run: Callable[[Any, RunContext], dict]
     references: tuple[str, ...] = ()
     check: Callable[[Any], None] | None = None
+    checkpoints: bool = False
 
     def config(self, quick: bool = False) -> Any:
         return self.quick() if quick else self.full()

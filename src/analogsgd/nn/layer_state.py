@@ -56,8 +56,63 @@ def state_problems(layer: AnalogLayerBase, state) -> tuple[str | None, list[str]
                 f"version {FORMAT_VERSION}"), []
     mine = _identity(layer)
     saved = {k: state.get(k) for k in mine}
-    return None, (config_differences(state["config"], layer.config.to_dict())
-                  + config_differences(saved, mine))
+    diffs = (config_differences(state.get("config"), layer.config.to_dict())
+             + config_differences(saved, mine))
+    if diffs:
+        return None, diffs
+    return array_problem(state.get("rule"), layer.rule.state_dict(), "rule"), []
+
+
+_BOUNDS = ("tau_min", "tau_max")
+
+
+def array_problem(saved, current, path: str) -> str | None:
+    """What is wrong with the saved rule state ``saved`` next to the layer's own ``current``
+    (None when nothing): keys, types, shapes, dtypes, finiteness and the device bounds."""
+    if isinstance(current, dict):
+        if not isinstance(saved, dict):
+            return f"{path} is {type(saved).__name__}, not a dict"
+        if set(saved) != set(current):
+            return f"{path} has keys {sorted(saved)}, the layer {sorted(current)}"
+        for key in current:
+            if problem := array_problem(saved[key], current[key], f"{path}.{key}"):
+                return problem
+        return _bounds_problem(saved, path) if "conductance" in saved else None
+    if isinstance(current, Tensor):
+        if not isinstance(saved, Tensor):
+            return f"{path} is {type(saved).__name__}, not a tensor"
+        if saved.dtype != current.dtype:
+            return f"{path} has dtype {saved.dtype}, the layer {current.dtype}"
+        if path.endswith(".generator"):      # its size depends on the device type
+            return None
+        if saved.shape != current.shape:
+            return f"{path} has shape {tuple(saved.shape)}, the layer {tuple(current.shape)}"
+        if saved.is_floating_point():
+            bad = saved.isnan() if path.rsplit(".", 1)[-1] in _BOUNDS else ~saved.isfinite()
+            if n := int(bad.sum()):
+                return f"{path} has {n} of {saved.numel()} entries NaN or infinite"
+        return None
+    if type(saved) is not type(current):
+        return f"{path} is {saved!r}, the layer holds a {type(current).__name__}"
+    return None
+
+
+def _bounds_problem(tile: dict, path: str) -> str | None:
+    """Conductances outside [τ_min, τ_max] of their element (tolerance: 4 ulps of the bound, the
+    clip being exact, so only corruption exceeds it), or τ_min > τ_max."""
+    g, lo, hi = tile["conductance"], tile["tau_min"], tile["tau_max"]
+    if bool((lo > hi).any()):
+        return f"{path}: tau_min > tau_max for {int((lo > hi).sum())} elements"
+    eps = 4 * torch.finfo(g.dtype).eps
+    low = lo - eps * lo.abs().clamp(min=1.0)
+    high = hi + eps * hi.abs().clamp(min=1.0)
+    out = (g < low) | (g > high)
+    if n := int(out.sum()):
+        i = int(out.flatten().nonzero()[0])
+        value, a, b = float(g.flatten()[i]), float(lo.flatten()[i]), float(hi.flatten()[i])
+        return (f"{path}.conductance has {n} of {g.numel()} entries outside the device bounds "
+                f"[tau_min, tau_max] (e.g. {value:.6g} outside [{a:.6g}, {b:.6g}])")
+    return None
 
 
 def load_layer_state(layer: AnalogLayerBase, state, name: str) -> None:
