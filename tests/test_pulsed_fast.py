@@ -293,3 +293,17 @@ def test_fused_draw_matches_torch_draw_and_poisson_binomial_moments():
                                     fused.counter_randoms(key, w.numel()))
     assert torch.equal(got, ref)
     _check_draw(got, mean, var)
+
+
+def test_piece_plan_subset_and_whole_tensor_paths_agree():
+    """piece_plan gathers the few counts that (0, 3) pieces cannot match; where they are many it
+    evaluates all candidates on the whole tensor. Both give the same plan, exactly."""
+    from analogsgd.crossbar.pulse_trains import piece_plan
+
+    mean, var = _mixed_moments()
+    whole = piece_plan(mean.clone(), var.clone())                    # 4 of 8 need other pieces
+    pad = torch.full((200,), 0.5, dtype=F64)                         # v = m: (0, 3) exact
+    gathered = piece_plan(torch.cat([mean, pad]), torch.cat([var, pad]))
+    assert whole[0] is not None and not bool((whole[1] == 3).all())
+    for a, b in zip(whole, gathered, strict=True):
+        assert torch.equal(a, b[:len(MIXED)])

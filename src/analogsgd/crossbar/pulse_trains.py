@@ -174,7 +174,7 @@ def _piece(mu: Tensor, v_j: Tensor, scale: float) -> tuple[Tensor, Tensor]:
     return p2, (p2 - raw).abs_().mul_(scale)
 
 
-def piece_plan(mean: Tensor, var: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def piece_plan(mean: Tensor, var: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor, Tensor]:
     """Offset s, number of pieces J, piece mean μ and P(piece = 2) p₂ of a small count (m < 3).
 
     The count is s + n₁ + … + n_J with independent n_j ∈ {0, 1, 2} of mean μ = (m − s)/J and
@@ -184,13 +184,33 @@ def piece_plan(mean: Tensor, var: Tensor) -> tuple[Tensor, Tensor, Tensor, Tenso
     with the smallest variance error wins (ties go to more pieces). Their union covers every
     Poisson–binomial count with m < 3 (f(1 − f) ≤ v ≤ m, f = m − ⌊m⌋): (0, 1) reaches the
     minimum f(1 − f) for m ≤ 2, (1, 1) for 2 < m < 3, and (0, 3) reaches v = m.
+
+    Most counts (v ≥ m(1 − m/3), e.g. every count of trials of probability ≤ 1/3) take (0, 3)
+    with no error; the other candidates are computed for the rest only. s and J are None when
+    every count takes (0, 3).
     """
-    third, v3 = mean / 3.0, var / 3.0
-    p2, err = _piece(third, v3, 3.0)
-    mu, parts, offset = third, torch.full_like(mean, 3.0), torch.zeros_like(mean)
-    for mu_c, v_c, j, s, ok in ((mean * 0.5, var * 0.5, 2.0, 0.0, None),
-                                (mean, var, 1.0, 0.0, mean <= 2.0),
-                                (mean - 1.0, var, 1.0, 1.0, mean >= 1.0)):
+    third = mean / 3.0
+    p2, err = _piece(third, var / 3.0, 3.0)
+    rest = (err > 0) & (mean < PIECES)   # from m = 3 on the count is drawn as a Gaussian
+    n_rest = int(rest.sum())
+    if n_rest == 0:
+        return None, None, third, p2
+    if 4 * n_rest > mean.numel():  # many: all elements at once, no gather
+        return _other_candidates(mean, var, p2, err, third)
+    idx = rest.nonzero(as_tuple=True)
+    offset_r, parts_r, mu_r, p2_r = _other_candidates(mean[idx], var[idx], p2[idx], err[idx],
+                                                      third[idx])
+    parts, offset = torch.full_like(mean, 3.0), torch.zeros_like(mean)
+    parts[idx], offset[idx], third[idx], p2[idx] = parts_r, offset_r, mu_r, p2_r
+    return offset, parts, third, p2
+
+
+def _other_candidates(m: Tensor, v: Tensor, p2: Tensor, err: Tensor, mu: Tensor):
+    """:func:`piece_plan`'s candidates (0, 2), (0, 1), (1, 1) against (0, 3)'s p₂ and error."""
+    parts, offset = torch.full_like(m, 3.0), torch.zeros_like(m)
+    for mu_c, v_c, j, s, ok in ((m * 0.5, v * 0.5, 2.0, 0.0, None),
+                                (m, v, 1.0, 0.0, m <= 2.0),
+                                (m - 1.0, v, 1.0, 1.0, m >= 1.0)):
         p2_c, err_c = _piece(mu_c, v_c, j)
         better = err_c < err if ok is None else (err_c < err) & ok
         p2, err = torch.where(better, p2_c, p2), torch.where(better, err_c, err)
@@ -225,10 +245,12 @@ def draw_counts(mean: Tensor, var: Tensor, z: Tensor, u: Tensor, extra: Tensor) 
     mean = mean.clamp_(min=0.0)
     offset, parts, m_j, p2 = piece_plan(mean, var)
     a = m_j - p2
-    small = (u < a).to(mean.dtype) + (u < p2).to(mean.dtype) + offset
+    small = (u < a).to(mean.dtype) + (u < p2).to(mean.dtype)
+    if offset is not None:
+        small += offset
     for i in range(PIECES - 1):
         piece = (extra[i] < a).to(mean.dtype) + (extra[i] < p2).to(mean.dtype)
-        small += piece * (parts > i + 1)
+        small += piece if parts is None else piece * (parts > i + 1)
     frac = torch.frac(mean)                                     # m − ⌊m⌋ for m ≥ 0
     spread = torch.addcmul(var, frac, frac - 1.0).clamp_(min=0.0).sqrt_()   # v − f(1 − f)
     large = z.mul_(spread).add_(mean).clamp_(min=0.0).add_(u).floor_()
