@@ -92,16 +92,42 @@ def test_preset_state_counts():
     assert (var.dw_min_d2d, var.dw_min_c2c, var.tau_max_d2d, var.up_down_d2d) == (0.3, 0.3, 0.3, 0.01)
 
 
+def _q_closed_form(name: str, dev, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(q₊, q₋) of each family written out from its paper, independently of the device code."""
+    lo, hi = dev.tau_min, dev.tau_max
+    if name in ("ideal", "constant_step"):
+        return torch.ones_like(w), torch.ones_like(w)
+    if name == "soft_bounds":                  # linear steps, unit slope-normalised at w⋄
+        return (hi - w) / (hi - dev.w_sym), (w - lo) / (dev.w_sym - lo)
+    if name == "power_step":                   # App. C of Wu et al. 2024
+        omega = (hi - w) / (hi - lo)
+        return omega ** dev.gamma_up, (1 - omega) ** dev.gamma_down
+    if name == "exp_step":                     # App. C of Wu et al. 2024
+        return (1 - torch.exp(-dev.gamma_up * (hi - w) / (hi - lo)),
+                1 - torch.exp(-dev.gamma_down * (w - lo) / (hi - lo)))
+    if name == "c_lin":                        # arXiv 2502.06309 (τ_min = −τ_max = −τ)
+        return (1 + dev.c_lin) * (1 - w / hi), (1 - dev.c_lin) * (1 + w / hi)
+    raise KeyError(name)
+
+
 @pytest.mark.parametrize("name", FAMILIES)
 def test_compact_update_equals_pulse_update(name):
-    """W + ΔW⊙F − |ΔW|⊙G equals w + Δw q₊ (Δw ≥ 0) or w + Δw q₋ (Δw < 0) (Eq. (6)–(7), Wu 2024)."""
+    """W + ΔW⊙F − |ΔW|⊙G equals w + Δw q₊ (Δw ≥ 0) or w + Δw q₋ (Δw < 0) (Eq. (6)–(7), Wu 2024)
+    with each family's closed-form q±, and F = (q₊ + q₋)/2, G = (q₋ − q₊)/2 from them. Tolerance:
+    a few rounded operations on magnitudes ≤ 2 (|w| ≤ 2, |Δw q| ≤ 0.5); exp_step's expm1
+    against 1 − exp differs by ≤ 1 ulp of 1."""
     dev = EXAMPLES[name][0]
     gen = torch.Generator().manual_seed(0)
     lo, hi = max(dev.tau_min, -2.0), min(dev.tau_max, 2.0)
     w = lo + (hi - lo) * torch.rand(1000, generator=gen, dtype=F64)
     dw = 0.1 * torch.randn(1000, generator=gen, dtype=F64)
+    q_up, q_down = _q_closed_form(name, dev, w)
+    torch.testing.assert_close(dev.q_up(w), q_up, rtol=0, atol=8 * EPS)
+    torch.testing.assert_close(dev.q_down(w), q_down, rtol=0, atol=8 * EPS)
+    torch.testing.assert_close(dev.F(w), 0.5 * (q_up + q_down), rtol=0, atol=8 * EPS)
+    torch.testing.assert_close(dev.G(w), 0.5 * (q_down - q_up), rtol=0, atol=8 * EPS)
     compact = w + dw * dev.F(w) - dw.abs() * dev.G(w)
-    pulse = torch.where(dw >= 0, w + dw * dev.q_up(w), w + dw * dev.q_down(w))
+    pulse = torch.where(dw >= 0, w + dw * q_up, w + dw * q_down)
     torch.testing.assert_close(compact, pulse, rtol=0, atol=8 * EPS * 2.0)
 
 

@@ -31,16 +31,25 @@ def test_run_folder_has_every_artefact(run_dir):
 
 
 def test_summary_shows_the_papers_picture(run_dir):
-    """Analog SGD barely moves with α, digital falls, Tiki-Taka ends far below Analog SGD."""
+    """Analog SGD barely moves with α and sits on the ALD fixed point, digital falls with α,
+    Tiki-Taka ends far below Analog SGD, and Theorem 2's bound holds loosely.
+
+    Bounds from six seeds (1–6) of this configuration (mean ± sd): digital drop 4.8 ± 0.6
+    (α falls 5×), Analog SGD floor ratio 1.47 ± 0.17, analog/digital at the smallest α
+    7.5 ± 1.3, plateau / ALD closed form 1.20 ± 0.07 (approached from above: the excess is the
+    O(α) noise term), Tiki-Taka/Analog 0.12 ± 0.04, measured ‖∇f‖² / 4σ²S_K 0.059 ± 0.006. Each
+    bound sits about 5 sd from the mean (or at the theory's limit where that is tighter)."""
     s = json.loads((run_dir / "metrics.json").read_text())["summary"]
     for key in ("analog_sgd_floor_ratio", "digital_drop_ratio", "analog_over_digital_at_min_alpha",
                 "tt_over_digital_at_min_alpha", "floor_measured_over_predicted"):
         assert isinstance(s[key], float)
-    assert s["digital_drop_ratio"] > 3.0          # 5× smaller α: ≈ 5× smaller plateau
+    assert 3.0 < s["digital_drop_ratio"] < 8.0            # plateau ∝ α for digital SGD
+    assert 0.9 < s["analog_sgd_floor_ratio"] < 2.3         # a floor: far less than 5×
     assert s["analog_sgd_floor_ratio"] < 0.5 * s["digital_drop_ratio"]
-    assert s["analog_over_digital_at_min_alpha"] > 3.0
-    assert s["tt_over_analog_at_min_alpha"] < 0.5
-    assert 0 < s["floor_measured_over_predicted"] < 1.0  # Theorem 2 is an upper bound
+    assert 3.0 < s["analog_over_digital_at_min_alpha"] < 15.0
+    assert 1.0 < s["analog_floor_over_closed_form"] < 1.5  # the floor is the ALD fixed point
+    assert 0.02 < s["tt_over_analog_at_min_alpha"] < 0.5
+    assert 0.03 < s["floor_measured_over_predicted"] < 0.1  # Theorem 2: an upper bound, loose
 
 
 def test_same_seed_gives_identical_metrics(run_dir, tmp_path):
@@ -60,3 +69,20 @@ def test_quick_and_full_configs_are_valid():
 def test_optimum_outside_the_bounds_is_refused():
     with pytest.raises(ConfigError, match="w_star_max"):
         LsAsymptoticConfig(w_star_max=0.7, taus=(0.6, 1.0))
+
+
+def test_too_large_problem_is_refused_before_the_run_folder(tmp_path, capsys):
+    """D = D_out = 10⁵ with 7 replicas needs about 700 B × 7·10¹⁰ ≈ 45 TiB: refused in one line,
+    and no run folder is made."""
+    out = tmp_path / "run"
+    code = main(["run", "ls-asymptotic", "--out", str(out), "--no-progress",
+                 "--set", "d_in=100000", "--set", "d_out=100000"])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and not out.exists()
+    assert "available memory" in err and "d_out × d_in × replicas" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_repeated_sweep_values_are_refused():
+    with pytest.raises(ConfigError, match="alphas"):
+        LsAsymptoticConfig(alphas=(0.1, 0.1))

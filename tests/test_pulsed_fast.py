@@ -10,8 +10,14 @@ import pytest
 import torch
 
 from analogsgd.crossbar import AnalogTile, TileConfig, UpdateConfig, fused
-from analogsgd.crossbar.pulse_trains import (PIECES, batch_moments, count_moments,
-                                             pulse_probabilities)
+from analogsgd.crossbar.pulse_trains import (
+    PIECES,
+    _randoms,
+    batch_moments,
+    count_moments,
+    draw_counts,
+    pulse_probabilities,
+)
 from analogsgd.devices import DeviceVariation, IdealDevice, SoftBounds
 from analogsgd.devices.variation import DeviceArray
 
@@ -217,3 +223,87 @@ def test_restored_tile_continues_identically():
         a.update(x, d, 0.1)
         b.update(x, d, 0.1)
         assert torch.equal(a.conductance, b.conductance)
+
+
+# -- the count draw on Poisson–binomial counts of mixed trial probabilities ---------------------
+#: trial probabilities of one count each: few trials near 1 (low variance for their mean, where
+#: ⌈m⌉ equal pieces overshoot the variance), many small ones (v ≈ m), one Gaussian-branch count
+MIXED = {"0.9 + 5×0.05": [0.9] + [0.05] * 5, "2×0.95, 0.3, 0.1": [0.95, 0.95, 0.3, 0.1],
+         "2×0.5 + 20×0.02": [0.5] * 2 + [0.02] * 20, "2×0.99 + 0.5": [0.99, 0.99, 0.5],
+         "3×0.97": [0.97] * 3, "25×0.1": [0.1] * 25, "0.3": [0.3],
+         "3×0.9 + 5×0.2 (m ≥ 3)": [0.9] * 3 + [0.2] * 5}
+N_DRAWS = 200_000
+
+
+def _mixed_moments():
+    """Exact mean Σp and variance Σp(1 − p) of each MIXED count, as (counts,) float64 tensors."""
+    probs = [torch.tensor(v, dtype=F64) for v in MIXED.values()]
+    return (torch.stack([p.sum() for p in probs]), torch.stack([(p * (1 - p)).sum() for p in probs]))
+
+
+def _check_draw(samples, mean, var):
+    """Per count (column): the sample mean within 4 SE (SE = √(v/N)) of the exact mean (m < 3)
+    or of m plus the stated clip bias s φ(m/s) − m Φ(−m/s) (m ≥ 3); the sample variance within
+    4 SE of the variance (SE² = (μ̂₄ − v̂²)/N from the sample itself) of the exact variance, plus
+    the stated 1/4 rounding term for m ≥ 3."""
+    n = samples.shape[0]
+    normal = torch.distributions.Normal(torch.zeros((), dtype=F64), torch.ones((), dtype=F64))
+    frac = mean - mean.floor()
+    s = (var - frac * (1 - frac)).clamp(min=1e-12).sqrt()
+    bias = s * normal.log_prob(mean / s).exp() - mean * normal.cdf(-mean / s)
+    big = mean >= PIECES
+    target = mean + torch.where(big, bias, 0.0)
+    m_hat, v_hat = samples.mean(0), samples.var(0)
+    mu4 = ((samples - m_hat) ** 4).mean(0)
+    se_v = ((mu4 - v_hat ** 2) / n).sqrt()
+    names = list(MIXED)
+    for i, name in enumerate(names):
+        assert abs(m_hat[i] - target[i]) <= 4 * (var[i] / n).sqrt(), (name, "mean", m_hat[i], target[i])
+        slack = 0.25 if big[i] else 0.0
+        assert abs(v_hat[i] - var[i]) <= slack + 4 * se_v[i], (name, "variance", v_hat[i], var[i])
+
+
+def test_draw_counts_match_poisson_binomial_moments_of_mixed_probabilities():
+    """torch path. With ⌈m⌉ equal pieces the first count (m = 1.15, v = 0.3275) would have
+    variance 0.489 (+49 %); a variance SE here is about 0.2 %."""
+    mean, var = _mixed_moments()
+    shape = (N_DRAWS, len(MIXED))
+    m, v = mean.expand(shape).clone(), var.expand(shape).clone()
+    samples = draw_counts(m, v, *_randoms(shape, m, torch.Generator().manual_seed(8)))
+    _check_draw(samples, mean, var)
+
+
+@needs_numba
+def test_fused_draw_matches_torch_draw_and_poisson_binomial_moments():
+    """The fused kernel draws the same counts as the torch path from the same random numbers
+    (float64, number for number) on counts of mixed probabilities, with the same moments. An
+    ideal device of Δw_min = 1 turns w' − w into n₊; moments give m₊ = m_tot = m and
+    v₊ = m_tot − s_tot = v (m_net = −m_tot, s_net = −s_tot)."""
+    mean, var = _mixed_moments()
+    shape = (N_DRAWS // 4, len(MIXED))
+    m_tot = mean.expand(shape).contiguous()
+    s_tot = (mean - var).expand(shape).contiguous()
+    moments = torch.stack([m_tot, -m_tot, s_tot, -s_tot])
+    devices = DeviceArray.realise(IdealDevice(dw_min=1.0), shape, None,
+                                  torch.Generator().manual_seed(0), dtype=F64)
+    w = torch.zeros(shape, dtype=F64)
+    key = 2024
+    got = fused.apply_moments(w, moments, devices, key)
+    ref = fused.apply_moments_torch(w, moments.clone(), devices,
+                                    fused.counter_randoms(key, w.numel()))
+    assert torch.equal(got, ref)
+    _check_draw(got, mean, var)
+
+
+def test_piece_plan_subset_and_whole_tensor_paths_agree():
+    """piece_plan gathers the few counts that (0, 3) pieces cannot match; where they are many it
+    evaluates all candidates on the whole tensor. Both give the same plan, exactly."""
+    from analogsgd.crossbar.pulse_trains import piece_plan
+
+    mean, var = _mixed_moments()
+    whole = piece_plan(mean.clone(), var.clone())                    # 4 of 8 need other pieces
+    pad = torch.full((200,), 0.5, dtype=F64)                         # v = m: (0, 3) exact
+    gathered = piece_plan(torch.cat([mean, pad]), torch.cat([var, pad]))
+    assert whole[0] is not None and not bool((whole[1] == 3).all())
+    for a, b in zip(whole, gathered, strict=True):
+        assert torch.equal(a, b[:len(MIXED)])

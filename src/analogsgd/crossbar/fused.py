@@ -334,24 +334,46 @@ def _kernels():
         return (as_like((h >> np.uint64(16 * i)) & _LOW16, k[0]) + k[0]) * k[4]
 
     @inline
+    def piece_p2(mu, v_j, scale, k):
+        # pulse_trains._piece: P(piece = 2) clamped to [max(μ − 1, 0), μ/2], variance error
+        raw = (v_j + mu * (mu - k[1])) * k[0]
+        p2 = min(max(raw, max(mu - k[1], k[2])), mu * k[0])
+        return p2, abs(p2 - raw) * scale
+
+    @inline
     def draw(mean, var, z, u, h, k):
-        # pulse_trains.draw_counts (PIECES = 3): for m < 3 the sum of ⌈m⌉ exact {0, 1, 2}
-        # pieces (uniforms u and 16-bit chunks of h); above, n = ⌊max(m + s z, 0) + u⌋
+        # pulse_trains.draw_counts (PIECES = 3): for m < 3 an offset s plus J ≤ 3 exact {0, 1, 2}
+        # pieces (piece_plan; uniforms u and 16-bit chunks of h); above, n = ⌊max(m + s z, 0) + u⌋
         # with s² = v − f(1 − f); branch-free so that LLVM vectorises the loop
-        zero, one = k[2], k[1]
+        zero, one, two = k[2], k[1], k[22]
+        three = two + one
         mean = max(mean, zero)
-        parts = min(max(np.ceil(mean), one), k[22] + one)
-        m_j = mean / parts
-        v_j = var / parts
-        p2 = min(max(v_j + m_j * (m_j - one), zero), m_j) * k[0]
-        a = m_j - p2
-        small = piece(u, a, p2, k)
+        mu = mean / three
+        p2, err = piece_p2(mu, var / three, three, k)
+        parts, offset = three, zero
+        mu_c = mean * k[0]
+        p2_c, err_c = piece_p2(mu_c, var * k[0], two, k)
+        better = err_c < err
+        p2, err, mu = (p2_c, err_c, mu_c) if better else (p2, err, mu)
+        parts = two if better else parts
+        p2_c, err_c = piece_p2(mean, var, one, k)
+        better = (err_c < err) and (mean <= two)
+        p2, err, mu = (p2_c, err_c, mean) if better else (p2, err, mu)
+        parts = one if better else parts
+        mu_c = mean - one
+        p2_c, err_c = piece_p2(mu_c, var, one, k)
+        better = (err_c < err) and (mean >= one)
+        p2, mu = (p2_c, mu_c) if better else (p2, mu)
+        parts = one if better else parts
+        offset = one if better else offset
+        a = mu - p2
+        small = offset + piece(u, a, p2, k)
         small += piece(uniform16(h, 0, k), a, p2, k) if parts > one else zero
-        small += piece(uniform16(h, 1, k), a, p2, k) if parts > k[22] else zero
+        small += piece(uniform16(h, 1, k), a, p2, k) if parts > two else zero
         frac = mean - np.floor(mean)
         spread = np.sqrt(max(var - frac * (one - frac), zero)) if mean >= one else zero
         large = np.floor(max(mean + spread * z, zero) + u)
-        return small if mean < k[22] + one else large
+        return small if mean < three else large
 
     @inline
     def exp_neg(t, k):

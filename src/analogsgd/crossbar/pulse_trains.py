@@ -6,10 +6,21 @@ pulse of sign −sign(d_bi x_bj) (descent). With A_b B_b = lr/(Δw_min BL_b) the
 pulses is lr |x_bj d_bi| / Δw_min, i.e. the mean update is −lr dᵀx (Eq. (3)–(4) of Gokmen &
 Vlasov 2016).
 
-* **BL management** (aihwkit ``update_bl_management``): BL_b = min(⌈lr·max|x_b|·max|d_b|/Δw_min⌉,
-  ``desired_bl``), at least 1.
+With k_b = lr·max|x_b|·g·max|d_b|/Δw_min (g = ``um_grad_scale``; aihwkit's ``k_val`` in
+``PulsedUpdateMetaParameter::performUpdateManagement``):
+
+* **BL management** (aihwkit ``update_bl_management``): BL_b = min(⌈k_b⌉, ``desired_bl``).
 * **Update management** (aihwkit ``update_management``): A_b and B_b are rebalanced so that
-  A_b max|x_b| = B_b max|d_b| (times ``um_grad_scale``), using both probability ranges equally.
+  A_b max|x_b| = B_b g max|d_b|, using both probability ranges equally. In the truncated regime
+  k_b > ``desired_bl`` (the wanted update needs more than BL pulses) ``um_clip`` decides what
+  clips: ``"aihwkit"`` (default, aihwkit's rule) balances against g max|d_b|·``desired_bl``/k_b,
+  so that p = |x|/max|x| (exactly 1 at max|x|) and only q = min(1, lr max|x| |d|/(Δw_min BL))
+  clips; ``"both"`` balances against g max|d_b| as below the limit, so that p and q both reach
+  √(k_b/BL_b) > 1 at their maxima and both clip.
+* A sample with max|x_b| = 0 or max|d_b| = 0 gets BL_b = 0 (no pulses) under either management.
+* Without BL management BL_b = ``desired_bl`` and A = B = √(lr/(Δw_min BL)) (aihwkit
+  ``fixed_bl=True``); with ``fixed_bl=False`` and lr > Δw_min·``desired_bl``, A = B = 1 and
+  BL = ⌈lr/Δw_min⌉ (aihwkit's ``calculateBlAB``).
 
 Two counting methods give, per element, the numbers of up and down pulses of the batch:
 
@@ -18,8 +29,8 @@ Two counting methods give, per element, the numbers of up and down pulses of the
 * ``moments`` (default): computes the exact mean m and variance v of each element's count (sums
   of independent Binomial(BL_b, p_bj q_bi)) with four matrix products, O(batch·in·out) like a
   digital weight gradient instead of O(batch·BL·in·out), and draws a count with that mean and
-  variance (:func:`draw_counts`: exact for m < 3, a rounded Gaussian above). A batch of one
-  draws one count per element (all its pulses share a sign). :mod:`~analogsgd.crossbar.fused`
+  variance (:func:`draw_counts`: both moments exact for m < 3, a rounded Gaussian above). A
+  batch of one draws one count per element (all its pulses share a sign). :mod:`~analogsgd.crossbar.fused`
   runs the same draw fused with the device update in one numba loop where it can.
 """
 
@@ -30,6 +41,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..errors import ConfigError
+
 
 @dataclass
 class PulseCounts:
@@ -39,29 +52,50 @@ class PulseCounts:
     n_down: Tensor
 
 
+#: what clips in the truncated regime under update management (see the module docstring)
+UM_CLIP = ("aihwkit", "both")
+
+
 def pulse_probabilities(x: Tensor, d: Tensor, lr: float | Tensor, dw_min: float, desired_bl: int,
-                        bl_management: bool, update_management: bool, um_grad_scale: float):
+                        bl_management: bool, update_management: bool, um_grad_scale: float,
+                        um_clip: str = "aihwkit", fixed_bl: bool = True):
     """Coincidence probabilities p (batch×in), q (batch×out) and train lengths BL (batch×1).
 
+    ``calculateBlAB`` and ``performUpdateManagement`` of aihwkit (``rpu_pulsed_meta_parameter.cpp``)
+    with the switches of the module docstring. Below the truncation, A·B = lr/(Δw_min BL) and the
+    mean count per sample is BL p q = lr |x d|/Δw_min (Eq. (3)–(4) of Gokmen & Vlasov 2016).
     ``lr`` may be a tensor broadcasting against the leading (replica) dimensions of x and d.
     """
+    if um_clip not in UM_CLIP:
+        raise ConfigError("pulse_probabilities.um_clip", um_clip, "one of " + ", ".join(map(repr, UM_CLIP)))
     x_max = x.abs().amax(dim=-1, keepdim=True)
     d_max = d.abs().amax(dim=-1, keepdim=True)
     lr = torch.as_tensor(lr, dtype=x.dtype, device=x.device)
     if lr.dim() == 1:  # one learning rate per replica
         lr = lr.reshape(-1, 1, 1)
+    d_val = um_grad_scale * d_max
+    k = lr * x_max * d_val / dw_min                              # aihwkit's k_val
     if bl_management:
-        bl = torch.ceil(lr * x_max * d_max / dw_min).clamp(1, desired_bl)
+        bl = torch.ceil(k).clamp(1, desired_bl)
+        base = torch.sqrt(lr / (dw_min * bl))
+    elif not fixed_bl and bool((lr > dw_min * desired_bl).any()):
+        long = lr > dw_min * desired_bl                          # A = B = 1, BL = ⌈lr/Δw_min⌉
+        bl = torch.where(long, torch.ceil(lr / dw_min).clamp(min=1), float(desired_bl))
+        base = torch.where(long, 1.0, torch.sqrt(lr / (dw_min * desired_bl)))
     else:
         bl = torch.full_like(x_max, float(desired_bl))
-    base = torch.sqrt(lr / (dw_min * bl))
+        base = torch.sqrt(lr / (dw_min * bl))
     if update_management:
+        if um_clip == "aihwkit":                                 # x reaches 1 at max|x|, d clips
+            d_val = d_val * torch.where(k > desired_bl, desired_bl / k.clamp(min=desired_bl), 1.0)
         safe_x = torch.where(x_max > 0, x_max, torch.ones_like(x_max))
-        safe_d = torch.where(d_max > 0, d_max, torch.ones_like(d_max))
-        ratio = torch.sqrt(um_grad_scale * safe_d / safe_x)
+        safe_d = torch.where(d_val > 0, d_val, torch.ones_like(d_val))
+        ratio = torch.sqrt(safe_d / safe_x)
         a, b = base * ratio, base / ratio
     else:
         a, b = base, base
+    if bl_management or update_management:                      # aihwkit: BL = 0, no pulses
+        bl = torch.where((x_max > 0) & (d_max > 0), bl, 0.0)
     p = (a * x.abs()).clamp(max=1.0)
     q = (b * d.abs()).clamp(max=1.0)
     return p, q, bl.expand_as(x_max)
@@ -124,23 +158,83 @@ def _count_moments_single(x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor
     return PulseCounts(n_up, n - n_up)
 
 
-#: counts with a mean below this are drawn as sums of exact {0, 1, 2} pieces (see draw_counts)
+#: counts with a mean below this are drawn as sums of at most this many exact {0, 1, 2} pieces
 PIECES = 3
+
+
+def _piece(mu: Tensor, v_j: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    """P(piece = 2) of a {0, 1, 2} piece of mean μ and (target) variance v_j, clamped to its
+    valid range [max(μ − 1, 0), μ/2], and half the count's variance error, scale·|clamped − p₂|
+    (scale = J).
+
+    A piece with P(1) = μ − 2p₂, P(2) = p₂ has variance μ + 2p₂ − μ², so p₂ = (v_j − μ(1 − μ))/2.
+    """
+    raw = torch.addcmul(v_j, mu, mu - 1.0).mul_(0.5)
+    p2 = torch.minimum(torch.maximum(raw, (mu - 1.0).clamp_(min=0.0)), mu * 0.5)
+    return p2, (p2 - raw).abs_().mul_(scale)
+
+
+def piece_plan(mean: Tensor, var: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor, Tensor]:
+    """Offset s, number of pieces J, piece mean μ and P(piece = 2) p₂ of a small count (m < 3).
+
+    The count is s + n₁ + … + n_J with independent n_j ∈ {0, 1, 2} of mean μ = (m − s)/J and
+    variance v/J. J pieces match mean and variance only where
+    J·max(μ(1 − μ), (μ − 1)(2 − μ)) ≤ v ≤ J·μ(2 − μ) and μ ≤ 2. The candidates, in order of
+    preference, are (s, J) = (0, 3), (0, 2), (0, 1) (m ≤ 2) and (1, 1) (1 ≤ m ≤ 3); the first
+    with the smallest variance error wins (ties go to more pieces). Their union covers every
+    Poisson–binomial count with m < 3 (f(1 − f) ≤ v ≤ m, f = m − ⌊m⌋): (0, 1) reaches the
+    minimum f(1 − f) for m ≤ 2, (1, 1) for 2 < m < 3, and (0, 3) reaches v = m.
+
+    Most counts (v ≥ m(1 − m/3), e.g. every count of trials of probability ≤ 1/3) take (0, 3)
+    with no error; the other candidates are computed for the rest only. s and J are None when
+    every count takes (0, 3).
+    """
+    third = mean / 3.0
+    p2, err = _piece(third, var / 3.0, 3.0)
+    rest = (err > 0) & (mean < PIECES)   # from m = 3 on the count is drawn as a Gaussian
+    n_rest = int(rest.sum())
+    if n_rest == 0:
+        return None, None, third, p2
+    if 4 * n_rest > mean.numel():  # many: all elements at once, no gather
+        return _other_candidates(mean, var, p2, err, third)
+    idx = rest.nonzero(as_tuple=True)
+    offset_r, parts_r, mu_r, p2_r = _other_candidates(mean[idx], var[idx], p2[idx], err[idx],
+                                                      third[idx])
+    parts, offset = torch.full_like(mean, 3.0), torch.zeros_like(mean)
+    parts[idx], offset[idx], third[idx], p2[idx] = parts_r, offset_r, mu_r, p2_r
+    return offset, parts, third, p2
+
+
+def _other_candidates(m: Tensor, v: Tensor, p2: Tensor, err: Tensor, mu: Tensor):
+    """:func:`piece_plan`'s candidates (0, 2), (0, 1), (1, 1) against (0, 3)'s p₂ and error."""
+    parts, offset = torch.full_like(m, 3.0), torch.zeros_like(m)
+    for mu_c, v_c, j, s, ok in ((m * 0.5, v * 0.5, 2.0, 0.0, None),
+                                (m, v, 1.0, 0.0, m <= 2.0),
+                                (m - 1.0, v, 1.0, 1.0, m >= 1.0)):
+        p2_c, err_c = _piece(mu_c, v_c, j)
+        better = err_c < err if ok is None else (err_c < err) & ok
+        p2, err = torch.where(better, p2_c, p2), torch.where(better, err_c, err)
+        mu = torch.where(better, mu_c, mu)
+        parts = torch.where(better, j, parts)
+        offset = torch.where(better, s, offset)
+    return offset, parts, mu, p2
 
 
 def draw_counts(mean: Tensor, var: Tensor, z: Tensor, u: Tensor, extra: Tensor) -> Tensor:
     """A pulse count with mean m and variance v (m clipped at 0).
 
-    * m < ``PIECES``: the sum of J = max(⌈m⌉, 1) independent pieces, each n_j ∈ {0, 1, 2} with
-      mean m/J and variance v/J: P(n_j = 2) = p₂ = (v/J − (m/J)(1 − m/J))/2 and
-      P(n_j ≥ 1) = m/J − p₂, drawn as [u_j < m/J − p₂] + [u_j < p₂]. Mean and variance are
-      exact whenever v ≥ m(1 − m/J) (every Poisson–binomial count with J ≤ its number of
-      trials) and v ≤ m.
+    * m < ``PIECES``: s + n₁ + … + n_J with independent pieces n_j ∈ {0, 1, 2} of mean μ and
+      P(n_j = 2) = p₂ (:func:`piece_plan`), each drawn from one uniform u_j as
+      [u_j < μ − p₂] + [u_j < p₂]. Mean and variance are exact for every count that is a
+      Poisson–binomial (a sum of independent Bernoulli trials of any probabilities), i.e.
+      whenever f(1 − f) ≤ v ≤ m; only the higher moments differ.
     * m ≥ ``PIECES``: n = ⌊max(m + s·z, 0) + u⌋ with s² = v − f(1 − f), f = m − ⌊m⌋, a rounded
-      Gaussian: the clip at 0 biases the mean by at most +0.8 % (at m = 3; +0.2 % at m = 4,
-      < 0.1 % from m = 5), and the variance is within 1/4 of v (the rounding term).
+      Gaussian. The rounding with u is unbiased, so E[n] = E[max(m + s z, 0)] and the clip at 0
+      biases the mean by s φ(m/s) − m Φ(−m/s), largest at v = m (the most a Poisson–binomial
+      allows): +0.98 % at m = 3, +0.42 % at m = 4, +0.20 % at m = 5, +0.10 % at m = 6, +0.02 %
+      at m = 8. The variance is within 1/4 of v (the rounding term).
 
-    ``PIECES`` = 3 trades these last small errors for speed: each piece costs one uniform and a
+    ``PIECES`` = 3 trades the last small errors for speed: each piece costs one uniform and a
     few operations per element (measured: the fused update of a 784×256 tile at batch 64 takes
     about 5 % longer with 3 pieces and 10 % with 5 than with none).
 
@@ -149,14 +243,14 @@ def draw_counts(mean: Tensor, var: Tensor, z: Tensor, u: Tensor, extra: Tensor) 
     them).
     """
     mean = mean.clamp_(min=0.0)
-    parts = torch.ceil(mean).clamp_(1.0, float(PIECES))
-    m_j, v_j = mean / parts, var / parts
-    p2 = torch.minimum(torch.addcmul(v_j, m_j, m_j - 1.0).clamp_(min=0.0), m_j).mul_(0.5)
+    offset, parts, m_j, p2 = piece_plan(mean, var)
     a = m_j - p2
     small = (u < a).to(mean.dtype) + (u < p2).to(mean.dtype)
+    if offset is not None:
+        small += offset
     for i in range(PIECES - 1):
         piece = (extra[i] < a).to(mean.dtype) + (extra[i] < p2).to(mean.dtype)
-        small += piece * (parts > i + 1)
+        small += piece if parts is None else piece * (parts > i + 1)
     frac = torch.frac(mean)                                     # m − ⌊m⌋ for m ≥ 0
     spread = torch.addcmul(var, frac, frac - 1.0).clamp_(min=0.0).sqrt_()   # v − f(1 − f)
     large = z.mul_(spread).add_(mean).clamp_(min=0.0).add_(u).floor_()

@@ -9,7 +9,9 @@ batched simulation.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -74,6 +76,54 @@ def quick_config() -> LsAsymptoticConfig:
                               sigma_sqs=(0.001, 0.01, 0.1))
 
 
+#: peak bytes per replica and weight element of one sweep (three algorithms in turn, Tiki-Taka
+#: holding two tiles, the pulsed update's temporaries), measured: peak RSS of 20-step runs with
+#: 7 replicas at D × D_out = 200 × 500 and 400 × 1000 rose by 595 B per replica-element
+#: between the two; 700 B leaves a margin
+BYTES_PER_REPLICA_ELEMENT = 700
+#: the interpreter with torch, numba and matplotlib loaded (measured: 310 MB)
+BASE_BYTES = 400 * 2**20
+#: per recorded step, algorithm and replica: loss and ‖∇f‖² tensors and the curves' floats
+BYTES_PER_RECORD = 200
+
+
+def memory_estimate(cfg: LsAsymptoticConfig) -> int:
+    """Estimated peak memory of a run in bytes: the largest sweep's tiles and temporaries, the
+    recorded curves of all three sweeps, the problem's data and the interpreter."""
+    replicas = max(len(cfg.alphas), len(cfg.taus), len(cfg.sigma_sqs))
+    sweep_values = len(cfg.alphas) + len(cfg.taus) + len(cfg.sigma_sqs)
+    records = cfg.steps // cfg.record_every + 1
+    data = 8 * (cfg.n_samples * cfg.d_in + cfg.d_in ** 2 + 2 * cfg.d_out * cfg.d_in)
+    return (BASE_BYTES + BYTES_PER_REPLICA_ELEMENT * replicas * cfg.d_out * cfg.d_in + data
+            + BYTES_PER_RECORD * records * len(ALGORITHMS) * sweep_values)
+
+
+def available_memory() -> int | None:
+    """Bytes the machine can give a new process now (Linux ``MemAvailable``), or None if unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check(cfg: LsAsymptoticConfig) -> None:
+    """Before the run folder is made: refuse a configuration whose estimated peak memory
+    (:func:`memory_estimate`) exceeds the machine's available memory."""
+    need, have = memory_estimate(cfg), available_memory()
+    if have is not None and need > have:
+        replicas = max(len(cfg.alphas), len(cfg.taus), len(cfg.sigma_sqs))
+        raise ConfigError("LsAsymptoticConfig (d_out × d_in × replicas)",
+                          f"{cfg.d_out} × {cfg.d_in} × {replicas}, about {need / 2**30:.3g} GiB",
+                          f"at most the available memory, {have / 2**30:.3g} GiB",
+                          "Reduce d_in, d_out or the number of values per sweep.")
+
+
 def _rule(algorithm: str, cfg: LsAsymptoticConfig, taus: list[float], lrs: torch.Tensor,
           generator: torch.Generator):
     shape = (cfg.d_out, cfg.d_in)
@@ -94,6 +144,16 @@ def _rule(algorithm: str, cfg: LsAsymptoticConfig, taus: list[float], lrs: torch
         return AnalogSGD(tile(), lrs)
     return TikiTaka(tile(), tile(), fast_lr=cfg.fast_lr, transfer_lr=lrs,
                     config=TikiTakaConfig(transfer_every=1, columns_per_transfer=cfg.tt_columns))
+
+
+#: the parameter each sweep varies (the other two are fixed), as named in the config
+SWEPT = {"alpha_sweep": "alpha", "tau_sweep": "tau", "sigma_sweep": "sigma_sq"}
+
+
+def curve_column(algorithm: str, parameter: str, value: float) -> str:
+    """Name of a loss-curve column in ``curves/<sweep>_loss.csv``, e.g. ``analog_sgd_alpha=0.1``
+    (the swept value written as Python's shortest round-trip float)."""
+    return f"{algorithm}_{parameter}={float(value)!r}"
 
 
 def _sweep(name: str, cfg: LsAsymptoticConfig, problem: LeastSquares, alphas, taus, sigma_sqs,
@@ -120,8 +180,9 @@ def _sweep(name: str, cfg: LsAsymptoticConfig, problem: LeastSquares, alphas, ta
         }
         curves["step"] = traj.steps
         losses = torch.stack(traj.loss)
+        swept = out[SWEPT[name]]
         for r in range(losses.shape[1]):
-            curves[f"{algorithm}_r{r}"] = losses[:, r].tolist()
+            curves[curve_column(algorithm, SWEPT[name], swept[r])] = losses[:, r].tolist()
     out["ald_closed_form_loss"] = [
         float(problem.loss(problem.ald_stationary_point(float(sq) ** 0.5, float(t))))
         for t, sq in zip(taus, sigma_sqs)]
@@ -171,6 +232,7 @@ EXPERIMENT = Experiment(
     full=LsAsymptoticConfig,
     quick=quick_config,
     run=run,
+    check=check,
     references=("Z. Wu, T. Gokmen, M. J. Rasch, T. Chen. Towards Exact Gradient-based Training on "
                 "Analog In-memory Computing. NeurIPS 2024, arXiv:2406.12774.",),
 )
