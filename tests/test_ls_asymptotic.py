@@ -73,10 +73,10 @@ def test_optimum_outside_the_bounds_is_refused():
 
 def test_too_large_problem_is_refused_before_the_run_folder(tmp_path, capsys):
     """D = D_out = 10⁵ with 7 replicas needs about 700 B × 7·10¹⁰ ≈ 45 TiB: refused in one line,
-    and no run folder is made."""
+    and no run folder is made (n_samples ≥ d_in, so only the memory check can refuse it)."""
     out = tmp_path / "run"
     code = main(["run", "ls-asymptotic", "--out", str(out), "--no-progress",
-                 "--set", "d_in=100000", "--set", "d_out=100000"])
+                 "--set", "d_in=100000", "--set", "d_out=100000", "--set", "n_samples=100000"])
     err = capsys.readouterr().err.strip()
     assert code != 0 and not out.exists()
     assert "available memory" in err and "d_out × d_in × replicas" in err
