@@ -1,0 +1,259 @@
+"""Record reference statistics of IBM aihwkit 1.2.0 as small JSON fixtures (tests/data/aihwkit/).
+
+Run by a developer, never by CI, with the python of the aihwkit venv (tools/aihwkit/build.sh):
+
+    OMP_NUM_THREADS=1 $AIHWKIT_VENV/bin/python tools/aihwkit/record.py [reads] [updates] ...
+
+Each fixture holds its inputs (x, d, W, rounded to 6 decimals, so both tools read the same
+float32 numbers), the settings in aihwkit's own names, and summaries of many repeats; the
+analogsgd side (tests/test_aihwkit_parity.py) rebuilds every case from the fixture alone.
+aihwkit's C++ generators are not seeded by torch.manual_seed: fixtures are statistics, not draws.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import aihwkit
+from aihwkit.simulator.configs import SingleRPUConfig
+from aihwkit.simulator.configs.devices import (ConstantStepDevice, ExpStepDevice, IdealDevice,
+                                               PowStepDevice, SoftBoundsDevice)
+from aihwkit.simulator.parameters.enums import (BoundManagementType, NoiseManagementType,
+                                                WeightNoiseType)
+from aihwkit.simulator.tiles import AnalogTile
+
+OUT = Path(__file__).resolve().parents[2] / "tests" / "data" / "aihwkit"
+
+
+def rounded(a: np.ndarray) -> list:
+    return np.round(np.asarray(a, dtype=np.float64), 6).tolist()
+
+
+def meta(**extra) -> dict:
+    return {"aihwkit": aihwkit.__version__, "torch": torch.__version__,
+            "recorded": time.strftime("%Y-%m-%d"), **extra}
+
+
+def write(name: str, data: dict) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{name}.json"
+    path.write_text(json.dumps(data, separators=(",", ":")) + "\n")
+    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+#: aihwkit IOParameters fields that differ from a read with every stage off (see base_io)
+READ_SETTINGS = {
+    "paper": dict(inp_res=1 / 254, out_res=1 / 254, out_noise=0.1, out_bound=20.0,
+                  noise_management="abs_max", bound_management="iterative"),
+    "aihwkit_default": "IOParameters()",
+    "aihwkit_preset": dict(inp_res=1 / 126, out_res=1 / 510, out_noise=0.1, out_bound=20.0,
+                           noise_management="abs_max", bound_management="iterative"),
+    "dac": dict(inp_res=1 / 254),
+    "dac_nm": dict(inp_res=1 / 254, noise_management="abs_max"),
+    "adc": dict(out_res=1 / 254, out_bound=20.0),
+    "out_noise": dict(out_noise=0.1),
+    "nm_out_noise": dict(out_noise=0.1, noise_management="abs_max"),
+    "inp_noise": dict(inp_noise=0.05),
+    "nm_inp_noise": dict(inp_noise=0.05, noise_management="abs_max"),
+    "w_noise": dict(w_noise=0.02, w_noise_type="additive_constant"),
+    "bm": dict(inp_res=1 / 254, out_res=1 / 254, out_bound=20.0, noise_management="abs_max",
+               bound_management="iterative"),
+    "bm_noise": dict(out_res=1 / 254, out_bound=20.0, out_noise=0.1,
+                     noise_management="abs_max", bound_management="iterative"),
+}
+
+#: every stage off: no quantisation (res <= 0), unbounded ADC (bound <= 0), no noise or management
+BASE_IO = dict(inp_res=-1.0, out_res=-1.0, out_bound=0.0, out_noise=0.0, inp_noise=0.0,
+               w_noise=0.0, w_noise_type="none", noise_management="none", bound_management="none")
+
+ENUMS = {"noise_management": NoiseManagementType, "bound_management": BoundManagementType,
+         "w_noise_type": WeightNoiseType}
+
+
+def io_fields(setting) -> dict:
+    """The IOParameters fields of a setting, as recorded (enum values by lower-case name)."""
+    from aihwkit.simulator.parameters.io import IOParameters
+    if setting == "IOParameters()":
+        io = IOParameters()
+        return {k: (getattr(io, k).name.lower() if k in ENUMS else getattr(io, k))
+                for k in ("inp_res", "out_res", "out_bound", "out_noise", "inp_noise", "inp_bound",
+                          "w_noise", "w_noise_type", "noise_management", "bound_management",
+                          "max_bm_factor", "max_bm_res")}
+    fields = {**BASE_IO, **setting}
+    fields.setdefault("inp_bound", 1.0)
+    fields.setdefault("max_bm_factor", 1000)
+    fields.setdefault("max_bm_res", 0.25)
+    return fields
+
+
+def apply_io(io, fields: dict) -> None:
+    for k, v in fields.items():
+        setattr(io, k, ENUMS[k][v.upper()] if k in ENUMS else v)
+
+
+def read_inputs(rng: np.random.Generator, batch_in: int) -> tuple[np.ndarray, dict]:
+    """Rows of several kinds: Gaussian, positive (saturating the rows of constant weight, so
+    that bound management acts), all-zero, tiny, one-hot."""
+    kinds = {"gauss": rng.normal(0.0, 1.0, (8, batch_in)),
+             "positive": rng.uniform(0.5, 1.0, (8, batch_in)),
+             "zero": np.zeros((4, batch_in)),
+             "tiny": 1e-3 * rng.normal(0.0, 1.0, (4, batch_in)),
+             "one_hot": np.eye(batch_in)[rng.choice(batch_in, 8, replace=False)]
+             * rng.uniform(0.2, 2.0, (8, 1))}
+    rows, classes, start = [], {}, 0
+    for name, block in kinds.items():
+        rows.append(block)
+        classes[name] = list(range(start, start + len(block)))
+        start += len(block)
+    return np.round(np.concatenate(rows), 6), classes
+
+
+def read_summary(reads: np.ndarray, exact: np.ndarray) -> dict:
+    """Per sample: mean error over outputs and repeats (bias), rms over outputs of the mean
+    error per output (the deterministic part: quantisation, clipping), and the pooled std over
+    repeats (the noise); reads (R, B, n)."""
+    err = reads - exact[None]
+    mean_err = err.mean(0)
+    return {"bias_mean": rounded(mean_err.mean(-1)),
+            "bias_rms": rounded(np.sqrt((mean_err ** 2).mean(-1))),
+            "noise_std": rounded(np.sqrt(err.var(0, ddof=1).mean(-1)))}
+
+
+def record_reads(repeats: int = 2000) -> None:
+    rng = np.random.default_rng(20240601)
+    out_size, in_size = 16, 64
+    w = rng.uniform(-0.3, 0.3, (out_size, in_size))
+    w[:2] = 0.5                          # rows whose read of a positive input exceeds 20
+    w = np.round(w, 6)
+    x, x_classes = read_inputs(rng, in_size)
+    d, d_classes = read_inputs(rng, out_size)
+    wt = torch.tensor(w, dtype=torch.float32)
+    xt, dt = torch.tensor(x, dtype=torch.float32), torch.tensor(d, dtype=torch.float32)
+    exact_f = (xt.double() @ wt.double().T).numpy()
+    exact_b = (dt.double() @ wt.double()).numpy()
+    settings = {}
+    for name, setting in READ_SETTINGS.items():
+        fields = io_fields(setting)
+        cfg = SingleRPUConfig(device=IdealDevice())     # unbounded: W is read as set
+        apply_io(cfg.forward, fields)
+        apply_io(cfg.backward, fields)
+        tile = AnalogTile(out_size, in_size, cfg)
+        tile.tile.set_weights(wt)
+        assert torch.equal(tile.tile.get_weights(), wt)
+        fwd = np.stack([tile.tile.forward(xt).numpy() for _ in range(repeats)])
+        bwd = np.stack([tile.tile.backward(dt).numpy() for _ in range(repeats)])
+        settings[name] = {"io": fields, "forward": read_summary(fwd, exact_f),
+                          "backward": read_summary(bwd, exact_b)}
+        print(f"reads {name}: fwd noise {np.mean(settings[name]['forward']['noise_std']):.4g}")
+    write("reads", {"meta": meta(repeats=repeats, note="forward y = x Wᵀ, backward z = d W; "
+                                 "aihwkit ignores bound management on the backward read"),
+                    "W": rounded(w), "X": rounded(x), "D": rounded(d),
+                    "x_classes": x_classes, "d_classes": d_classes, "settings": settings})
+
+
+# -- single pulsed updates -------------------------------------------------------------------------
+
+DW_MIN = 0.01
+NO_SPREAD = dict(dw_min_dtod=0.0, dw_min_std=0.0, up_down=0.0, up_down_dtod=0.0, w_max_dtod=0.0,
+                 w_min_dtod=0.0)
+FAMILIES = {
+    "soft_bounds": (SoftBoundsDevice, dict(w_max=0.6, w_min=-0.6)),
+    "constant_step": (ConstantStepDevice, dict(w_max=0.6, w_min=-0.6)),
+    "pow_step": (PowStepDevice, dict(w_max=1.0, w_min=-1.0, pow_gamma=1.5, pow_gamma_dtod=0.0,
+                                     pow_up_down=0.0, pow_up_down_dtod=0.0)),
+    # analogsgd's ExpStep q₊ = 1 − exp(−γ₊(τ_max − w)/(τ_max − τ_min)) is aihwkit's with a = ½,
+    # b = 0, A_up = exp(−γ₊ τ_max/(τ_max − τ_min)), A_down = exp(γ₋ τ_min/(τ_max − τ_min))
+    "exp_step": (ExpStepDevice, dict(w_max=1.0, w_min=-1.0, a=0.5, b=0.0, gamma_up=2.0,
+                                     gamma_down=2.0, A_up=math.exp(-1.0), A_down=math.exp(-1.0),
+                                     dw_min_std_add=0.0, dw_min_std_slope=0.0)),
+}
+VARIANTS = {
+    "plain": ({}, {}, 10.0),
+    "c2c": (dict(dw_min_std=0.3), {}, 10.0),
+    "d2d": (dict(dw_min_dtod=0.3, up_down_dtod=0.05, w_max_dtod=0.2, w_min_dtod=0.2), {}, 10.0),
+    # exp step: A₊, A₋ are fixed numbers in aihwkit, so a spread of the bounds has no analogsgd
+    # counterpart; only the step sizes spread
+    "d2d_steps": (dict(dw_min_dtod=0.3, up_down_dtod=0.05), {}, 10.0),
+    "um_off": ({}, dict(update_management=False), 10.0),
+    "truncated": ({}, {}, 100.0),
+    "truncated_um_off": ({}, dict(update_management=False), 100.0),
+}
+
+
+def update_inputs(rng: np.random.Generator, out_size: int, in_size: int):
+    """x and d with magnitudes spread over a decade and both signs, some exact zeros."""
+    x = rng.choice([-1.0, 1.0], in_size) * rng.uniform(0.1, 1.0, in_size)
+    d = rng.choice([-1.0, 1.0], out_size) * rng.uniform(0.1, 1.0, out_size)
+    x[0] = 0.0
+    return np.round(x, 6), np.round(d, 6)
+
+
+def record_updates(repeats: int = 6000) -> None:
+    rng = np.random.default_rng(20240602)
+    out_size, in_size = 6, 8
+    x, d = update_inputs(rng, out_size, in_size)
+    cases = []
+    for family, (cls, shape) in FAMILIES.items():
+        w = np.round(rng.uniform(0.6 * shape["w_min"], 0.6 * shape["w_max"], (out_size, in_size)), 6)
+        for variant, (spread, update, bl_ratio) in VARIANTS.items():
+            if (family != "soft_bounds" and variant == "truncated_um_off"
+                    or (family == "exp_step") != (variant == "d2d_steps") and "d2d" in variant):
+                continue
+            # lr such that lr·max|x|·max|d|/Δw_min = bl_ratio (> BL = 31: truncated trains)
+            lr = bl_ratio * DW_MIN / (np.abs(x).max() * np.abs(d).max())
+            device = {**NO_SPREAD, **shape, "dw_min": DW_MIN, **spread}
+            cfg = SingleRPUConfig(device=cls(**device))
+            cfg.forward.is_perfect = True
+            cfg.backward.is_perfect = True
+            for k, v in update.items():
+                setattr(cfg.update, k, v)
+            tile = AnalogTile(out_size, in_size, cfg)
+            tile.set_learning_rate(float(lr))
+            hidden = {k: v.numpy() for k, v in tile.get_hidden_parameters().items()}
+            w_t = torch.tensor(w, dtype=torch.float32)
+            xt = torch.tensor(x, dtype=torch.float32)[None]
+            dt = torch.tensor(d, dtype=torch.float32)[None]
+            dws = np.empty((repeats, out_size, in_size))
+            for r in range(repeats):
+                tile.tile.set_weights(w_t)
+                tile.tile.update(xt, dt, False)
+                dws[r] = tile.tile.get_weights().numpy() - w
+            mean = dws.mean(0)
+            cent = dws - mean
+            cases.append({
+                "name": f"{family}/{variant}", "family": family, "variant": variant,
+                "device": device, "update": {"desired_bl": 31, "update_bl_management": True,
+                                             "update_management": True, "um_grad_scale": 1.0,
+                                             **update},
+                "lr": float(lr), "bl_ratio": bl_ratio, "W": rounded(w),
+                "hidden": {k: rounded(hidden[k]) for k in ("max_bound", "min_bound", "dwmin_up",
+                                                           "dwmin_down")},
+                "mean": np.round(mean, 9).tolist(),
+                "var": np.round(cent.var(0, ddof=1), 12).tolist(),
+                "m4": np.round((cent ** 4).mean(0), 15).tolist()})
+            print(f"update {family}/{variant}: mean|ΔW| {np.abs(mean).mean():.4g}")
+    write("updates", {"meta": meta(repeats=repeats, note="ΔW of one update(x, d) at W, "
+                                   "W ← W − lr dᵀx; hidden: aihwkit's realised per-element "
+                                   "bounds and steps"), "x": rounded(x), "d": rounded(d),
+                      "cases": cases})
+
+
+SECTIONS = {"reads": record_reads, "updates": record_updates}
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    for section in sys.argv[1:] or list(SECTIONS):
+        if section not in SECTIONS:
+            sys.exit(f"unknown section {section!r}; choose from {sorted(SECTIONS)}")
+        t0 = time.time()
+        SECTIONS[section]()
+        print(f"{section}: {time.time() - t0:.0f} s")
