@@ -18,15 +18,22 @@ import sys
 import time
 from pathlib import Path
 
+import aihwkit
 import numpy as np
 import torch
-
-import aihwkit
 from aihwkit.simulator.configs import SingleRPUConfig
-from aihwkit.simulator.configs.devices import (ConstantStepDevice, ExpStepDevice, IdealDevice,
-                                               PowStepDevice, SoftBoundsDevice)
-from aihwkit.simulator.parameters.enums import (BoundManagementType, NoiseManagementType,
-                                                WeightNoiseType)
+from aihwkit.simulator.configs.devices import (
+    ConstantStepDevice,
+    ExpStepDevice,
+    IdealDevice,
+    PowStepDevice,
+    SoftBoundsDevice,
+)
+from aihwkit.simulator.parameters.enums import (
+    BoundManagementType,
+    NoiseManagementType,
+    WeightNoiseType,
+)
 from aihwkit.simulator.tiles import AnalogTile
 
 OUT = Path(__file__).resolve().parents[2] / "tests" / "data" / "aihwkit"
@@ -52,28 +59,28 @@ def write(name: str, data: dict) -> None:
 
 #: aihwkit IOParameters fields that differ from a read with every stage off (see base_io)
 READ_SETTINGS = {
-    "paper": dict(inp_res=1 / 254, out_res=1 / 254, out_noise=0.1, out_bound=20.0,
-                  noise_management="abs_max", bound_management="iterative"),
+    "paper": {"inp_res": 1 / 254, "out_res": 1 / 254, "out_noise": 0.1, "out_bound": 20.0,
+                  "noise_management": "abs_max", "bound_management": "iterative"},
     "aihwkit_default": "IOParameters()",
-    "aihwkit_preset": dict(inp_res=1 / 126, out_res=1 / 510, out_noise=0.1, out_bound=20.0,
-                           noise_management="abs_max", bound_management="iterative"),
-    "dac": dict(inp_res=1 / 254),
-    "dac_nm": dict(inp_res=1 / 254, noise_management="abs_max"),
-    "adc": dict(out_res=1 / 254, out_bound=20.0),
-    "out_noise": dict(out_noise=0.1),
-    "nm_out_noise": dict(out_noise=0.1, noise_management="abs_max"),
-    "inp_noise": dict(inp_noise=0.05),
-    "nm_inp_noise": dict(inp_noise=0.05, noise_management="abs_max"),
-    "w_noise": dict(w_noise=0.02, w_noise_type="additive_constant"),
-    "bm": dict(inp_res=1 / 254, out_res=1 / 254, out_bound=20.0, noise_management="abs_max",
-               bound_management="iterative"),
-    "bm_noise": dict(out_res=1 / 254, out_bound=20.0, out_noise=0.1,
-                     noise_management="abs_max", bound_management="iterative"),
+    "aihwkit_preset": {"inp_res": 1 / 126, "out_res": 1 / 510, "out_noise": 0.1, "out_bound": 20.0,
+                           "noise_management": "abs_max", "bound_management": "iterative"},
+    "dac": {"inp_res": 1 / 254},
+    "dac_nm": {"inp_res": 1 / 254, "noise_management": "abs_max"},
+    "adc": {"out_res": 1 / 254, "out_bound": 20.0},
+    "out_noise": {"out_noise": 0.1},
+    "nm_out_noise": {"out_noise": 0.1, "noise_management": "abs_max"},
+    "inp_noise": {"inp_noise": 0.05},
+    "nm_inp_noise": {"inp_noise": 0.05, "noise_management": "abs_max"},
+    "w_noise": {"w_noise": 0.02, "w_noise_type": "additive_constant"},
+    "bm": {"inp_res": 1 / 254, "out_res": 1 / 254, "out_bound": 20.0, "noise_management": "abs_max",
+               "bound_management": "iterative"},
+    "bm_noise": {"out_res": 1 / 254, "out_bound": 20.0, "out_noise": 0.1,
+                     "noise_management": "abs_max", "bound_management": "iterative"},
 }
 
 #: every stage off: no quantisation (res <= 0), unbounded ADC (bound <= 0), no noise or management
-BASE_IO = dict(inp_res=-1.0, out_res=-1.0, out_bound=0.0, out_noise=0.0, inp_noise=0.0,
-               w_noise=0.0, w_noise_type="none", noise_management="none", bound_management="none")
+BASE_IO = {"inp_res": -1.0, "out_res": -1.0, "out_bound": 0.0, "out_noise": 0.0, "inp_noise": 0.0,
+               "w_noise": 0.0, "w_noise_type": "none", "noise_management": "none", "bound_management": "none"}
 
 ENUMS = {"noise_management": NoiseManagementType, "bound_management": BoundManagementType,
          "w_noise_type": WeightNoiseType}
@@ -163,29 +170,32 @@ def record_reads(repeats: int = 2000) -> None:
 # -- single pulsed updates -------------------------------------------------------------------------
 
 DW_MIN = 0.01
-NO_SPREAD = dict(dw_min_dtod=0.0, dw_min_std=0.0, up_down=0.0, up_down_dtod=0.0, w_max_dtod=0.0,
-                 w_min_dtod=0.0)
+NO_SPREAD = {"dw_min_dtod": 0.0, "dw_min_std": 0.0, "up_down": 0.0, "up_down_dtod": 0.0, "w_max_dtod": 0.0,
+                 "w_min_dtod": 0.0}
 FAMILIES = {
-    "soft_bounds": (SoftBoundsDevice, dict(w_max=0.6, w_min=-0.6)),
-    "constant_step": (ConstantStepDevice, dict(w_max=0.6, w_min=-0.6)),
-    "pow_step": (PowStepDevice, dict(w_max=1.0, w_min=-1.0, pow_gamma=1.5, pow_gamma_dtod=0.0,
-                                     pow_up_down=0.0, pow_up_down_dtod=0.0)),
+    "soft_bounds": (SoftBoundsDevice, {"w_max": 0.6, "w_min": -0.6}),
+    "constant_step": (ConstantStepDevice, {"w_max": 0.6, "w_min": -0.6}),
+    "pow_step": (PowStepDevice, {"w_max": 1.0, "w_min": -1.0, "pow_gamma": 1.5, "pow_gamma_dtod": 0.0,
+                                     "pow_up_down": 0.0, "pow_up_down_dtod": 0.0}),
     # analogsgd's ExpStep q₊ = 1 − exp(−γ₊(τ_max − w)/(τ_max − τ_min)) is aihwkit's with a = ½,
     # b = 0, A_up = exp(−γ₊ τ_max/(τ_max − τ_min)), A_down = exp(γ₋ τ_min/(τ_max − τ_min))
-    "exp_step": (ExpStepDevice, dict(w_max=1.0, w_min=-1.0, a=0.5, b=0.0, gamma_up=2.0,
-                                     gamma_down=2.0, A_up=math.exp(-1.0), A_down=math.exp(-1.0),
-                                     dw_min_std_add=0.0, dw_min_std_slope=0.0)),
+    "exp_step": (ExpStepDevice, {"w_max": 1.0, "w_min": -1.0, "a": 0.5, "b": 0.0, "gamma_up": 2.0,
+                                     "gamma_down": 2.0, "A_up": math.exp(-1.0), "A_down": math.exp(-1.0),
+                                     "dw_min_std_add": 0.0, "dw_min_std_slope": 0.0}),
 }
 VARIANTS = {
     "plain": ({}, {}, 10.0),
-    "c2c": (dict(dw_min_std=0.3), {}, 10.0),
-    "d2d": (dict(dw_min_dtod=0.3, up_down_dtod=0.05, w_max_dtod=0.2, w_min_dtod=0.2), {}, 10.0),
+    "c2c": ({"dw_min_std": 0.3}, {}, 10.0),
+    "d2d": ({"dw_min_dtod": 0.3, "up_down_dtod": 0.05, "w_max_dtod": 0.2, "w_min_dtod": 0.2}, {}, 10.0),
     # exp step: A₊, A₋ are fixed numbers in aihwkit, so a spread of the bounds has no analogsgd
     # counterpart; only the step sizes spread
-    "d2d_steps": (dict(dw_min_dtod=0.3, up_down_dtod=0.05), {}, 10.0),
-    "um_off": ({}, dict(update_management=False), 10.0),
+    "d2d_steps": ({"dw_min_dtod": 0.3, "up_down_dtod": 0.05}, {}, 10.0),
+    # aihwkit turns update management on whenever BL management is on (initialize()), so
+    # "off" needs both off: BL = desired_bl, A = B = √(lr/(Δw BL))
+    "um_off": ({}, {"update_management": False, "update_bl_management": False}, 10.0),
+    "um_off_blm_on": ({}, {"update_management": False}, 10.0),
     "truncated": ({}, {}, 100.0),
-    "truncated_um_off": ({}, dict(update_management=False), 100.0),
+    "truncated_um_off": ({}, {"update_management": False, "update_bl_management": False}, 100.0),
 }
 
 
@@ -205,7 +215,7 @@ def record_updates(repeats: int = 6000) -> None:
     for family, (cls, shape) in FAMILIES.items():
         w = np.round(rng.uniform(0.6 * shape["w_min"], 0.6 * shape["w_max"], (out_size, in_size)), 6)
         for variant, (spread, update, bl_ratio) in VARIANTS.items():
-            if (family != "soft_bounds" and variant == "truncated_um_off"
+            if (family != "soft_bounds" and variant in ("truncated_um_off", "um_off_blm_on")
                     or (family == "exp_step") != (variant == "d2d_steps") and "d2d" in variant):
                 continue
             # lr such that lr·max|x|·max|d|/Δw_min = bl_ratio (> BL = 31: truncated trains)
