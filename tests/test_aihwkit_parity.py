@@ -232,3 +232,66 @@ def test_moments_sampler_update_statistics_match_aihwkit(case):
     mean, var = update_statistics(case, "moments")
     problems = compare_update(case, mean, var, count_var_slack=0.25)
     assert not problems, "\n".join(problems)
+
+
+# -- Tiki-Taka transfer ----------------------------------------------------------------------------
+
+TRANSFER = load("transfer")
+TRANSFER_REPEATS = 3000
+
+
+def transfer_statistics(case: dict, column: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """ΔC of one Tiki-Taka step with d = 0 (A unchanged) whose transfer reads ``column`` of A,
+    over TRANSFER_REPEATS replicas; C holds aihwkit's realised bounds and steps. aihwkit 1.2.0
+    scales transfer_lr by the tile's learning rate (scale_transfer_lr=True)."""
+    from analogsgd.optim.tiki_taka import TikiTaka, TikiTakaConfig
+
+    a = torch.tensor(TRANSFER["A"], dtype=torch.float32)
+    c = torch.tensor(TRANSFER["C"], dtype=torch.float32)
+    shape = (TRANSFER_REPEATS,) + tuple(a.shape)
+    f, s = case["fast_device"], case["slow_device"]
+    fast_dev = ALL_DEVICES["soft_bounds"](dw_min=f["dw_min"], tau_min=f["w_min"], tau_max=f["w_max"])
+    slow_dev = ALL_DEVICES[FAMILY[s["family"]]](dw_min=s["dw_min"], tau_min=s["w_min"],
+                                                tau_max=s["w_max"])
+    h = {k: torch.tensor(v, dtype=torch.float32) for k, v in case["hidden_slow"].items()}
+    arr = DeviceArray(slow_dev, (h["dwmin_up"] / slow_dev.dw_min).expand(shape),
+                      (h["dwmin_down"] / slow_dev.dw_min).expand(shape),
+                      h["min_bound"].expand(shape), h["max_bound"].expand(shape), 0.0,
+                      torch.zeros(shape))
+    fast = AnalogTile(shape, TileConfig(device=fast_dev), torch_generator(21))
+    slow = AnalogTile(shape, TileConfig(device=slow_dev), torch_generator(22), devices=arr)
+    lr = case["lr"]
+    rule = TikiTaka(fast, slow, fast_lr=lr, transfer_lr=case["transfer_lr"] * lr,
+                    config=TikiTakaConfig(transfer_every=1, columns_per_transfer="one"))
+    fast.set_weight(a.expand(shape))
+    slow.set_weight(c.expand(shape))
+    rule.next_column = column
+    x = torch.ones(TRANSFER_REPEATS, 1, a.shape[1])
+    rule.step(x, torch.zeros(TRANSFER_REPEATS, 1, a.shape[0]))
+    assert torch.equal(fast.weight, a.expand(shape))
+    dc = (slow.weight - c).double()
+    return dc[..., column].mean(0), dc[..., column].var(0), dc
+
+
+@pytest.mark.parametrize("case", TRANSFER["cases"], ids=[c["name"] for c in TRANSFER["cases"]])
+def test_tiki_taka_transfer_statistics_match_aihwkit(case):
+    """Per column j and row i: the mean and variance of ΔC[i, j] within 2 % and 5 % or Z
+    standard errors (as for single updates; N_a = 1500 aihwkit repeats per column, N = 3000
+    here); the other columns stay exactly unchanged in both tools."""
+    n_a = TRANSFER["meta"]["repeats_per_column"]
+    assert case["off_column_max_abs"] == 0.0
+    problems = []
+    for j in range(len(case["mean"])):
+        mean, var, dc = transfer_statistics(case, j)
+        assert float(dc[..., [k for k in range(dc.shape[-1]) if k != j]].abs().max()) == 0.0
+        m_a = torch.tensor(case["mean"][j], dtype=torch.float64)
+        v_a = torch.tensor(case["var"][j], dtype=torch.float64)
+        m4 = torch.tensor(case["m4"][j], dtype=torch.float64)
+        se_m = (v_a / n_a + var / TRANSFER_REPEATS).sqrt()
+        se_v = ((m4 - v_a ** 2).clamp(min=0) * (1 / n_a + 1 / TRANSFER_REPEATS)).sqrt()
+        bad_m = (mean - m_a).abs() > torch.maximum(0.02 * m_a.abs(), Z * se_m) + 1e-7
+        bad_v = (var - v_a).abs() > torch.maximum(0.05 * v_a, Z * se_v) + 1e-9
+        for i in (bad_m | bad_v).nonzero().flatten().tolist():
+            problems.append(f"column {j} row {i}: mean {mean[i]:.4g} vs {m_a[i]:.4g}, "
+                            f"var {var[i]:.3g} vs {v_a[i]:.3g}")
+    assert not problems, "\n".join(problems)

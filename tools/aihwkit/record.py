@@ -257,7 +257,74 @@ def record_updates(repeats: int = 6000) -> None:
                       "cases": cases})
 
 
-SECTIONS = {"reads": record_reads, "updates": record_updates}
+# -- Tiki-Taka transfer ----------------------------------------------------------------------------
+
+TRANSFER_CASES = {
+    "soft_bounds": (SoftBoundsDevice, {"w_max": 0.6, "w_min": -0.6}),
+    "constant_step": (ConstantStepDevice, {"w_max": 0.6, "w_min": -0.6}),
+}
+
+
+def record_transfer(repeats_per_column: int = 1500) -> None:
+    """One transfer of column j of A onto C (TransferCompound, transfer_every = 1, one column per
+    transfer, perfect transfer read): an update with d = 0 leaves A unchanged and triggers the
+    transfer C ← C + transfer_lr·lr·A[:, j] e_jᵀ, through C's pulsed update."""
+    from aihwkit.simulator.configs import UnitCellRPUConfig
+    from aihwkit.simulator.configs.compounds import TransferCompound
+    from aihwkit.simulator.parameters.io import IOParameters
+
+    rng = np.random.default_rng(20240603)
+    out_size, in_size = 6, 8
+    a = np.round(rng.uniform(-0.5, 0.5, (out_size, in_size)), 6)
+    c = np.round(rng.uniform(-0.3, 0.3, (out_size, in_size)), 6)
+    lr, transfer_lr, dw_fast, dw_slow = 0.5, 0.2, 0.01, 0.005
+    cases = []
+    for name, (cls, shape) in TRANSFER_CASES.items():
+        fast = {**NO_SPREAD, "w_max": 0.6, "w_min": -0.6, "dw_min": dw_fast}
+        slow = {**NO_SPREAD, **shape, "dw_min": dw_slow}
+        compound = TransferCompound(
+            unit_cell_devices=[SoftBoundsDevice(**fast), cls(**slow)], transfer_every=1,
+            n_reads_per_transfer=1, transfer_columns=True, units_in_mbatch=False, gamma=0.0,
+            transfer_lr=transfer_lr, scale_transfer_lr=True, fast_lr=0.0,
+            transfer_forward=IOParameters(is_perfect=True))
+        cfg = UnitCellRPUConfig(device=compound)
+        cfg.forward.is_perfect = True
+        cfg.backward.is_perfect = True
+        tile = AnalogTile(out_size, in_size, cfg)
+        tile.set_learning_rate(lr)
+        hidden = tile.get_hidden_parameters()
+        hidden["hidden_weights_0"] = torch.tensor(a, dtype=torch.float32)
+        hidden["hidden_weights_1"] = torch.tensor(c, dtype=torch.float32)
+        x = torch.ones(1, in_size)
+        d = torch.zeros(1, out_size)
+        dc = np.empty((in_size, repeats_per_column, out_size))
+        off_column = 0.0
+        for r in range(repeats_per_column * in_size):
+            tile.set_hidden_parameters(hidden)
+            tile.tile.update(x, d, False)
+            after = tile.get_hidden_parameters()
+            assert np.array_equal(after["hidden_weights_0"].numpy(), a.astype(np.float32))
+            delta = after["hidden_weights_1"].numpy() - c.astype(np.float32)
+            j = r % in_size                       # columns are visited cyclically from 0
+            dc[j, r // in_size] = delta[:, j]
+            off_column = max(off_column, float(np.abs(np.delete(delta, j, axis=1)).max()))
+        mean = dc.mean(1)
+        cent = dc - mean[:, None]
+        cases.append({
+            "name": name, "fast_device": fast, "slow_device": {"family": name, **slow},
+            "lr": lr, "transfer_lr": transfer_lr, "scale_transfer_lr": True,
+            "hidden_slow": {k: rounded(hidden[f"{k}_1"].numpy())
+                            for k in ("max_bound", "min_bound", "dwmin_up", "dwmin_down")},
+            "off_column_max_abs": off_column,
+            "mean": np.round(mean, 9).tolist(), "var": np.round(cent.var(1, ddof=1), 12).tolist(),
+            "m4": np.round((cent ** 4).mean(1), 15).tolist()})
+        print(f"transfer {name}: mean ΔC / (α lr A) {np.mean(mean / (transfer_lr * lr * a.T)):.3f}")
+    write("transfer", {"meta": meta(repeats_per_column=repeats_per_column,
+                                    note="mean/var[j][i]: ΔC[i, j] of the transfer of column j"),
+                       "A": rounded(a), "C": rounded(c), "cases": cases})
+
+
+SECTIONS = {"reads": record_reads, "updates": record_updates, "transfer": record_transfer}
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
