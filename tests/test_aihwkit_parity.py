@@ -295,3 +295,108 @@ def test_tiki_taka_transfer_statistics_match_aihwkit(case):
             problems.append(f"column {j} row {i}: mean {mean[i]:.4g} vs {m_a[i]:.4g}, "
                             f"var {var[i]:.3g} vs {v_a[i]:.3g}")
     assert not problems, "\n".join(problems)
+
+
+# -- short training curves -------------------------------------------------------------------------
+
+#: two-sided 0.1 % quantiles of Student's t by degrees of freedom (the seeds' spread is itself
+#: estimated from a few seeds)
+T_999 = {2: 31.6, 3: 12.92, 4: 8.610, 5: 6.869, 6: 5.959, 7: 5.408, 8: 5.041, 9: 4.781,
+         10: 4.587, 11: 4.437, 12: 4.318, 13: 4.221, 14: 4.140}
+CURVE_FIXTURE = DATA / "curves.json"
+
+
+def curve_data(spec: dict):
+    """The data of tools/aihwkit/record.py (load_curve_data): digits as analogsgd.datasets
+    splits them; the first n_train / n_test Fashion-MNIST images."""
+    from analogsgd.datasets.base import DatasetMissingError
+
+    if spec["dataset"] == "digits":
+        from analogsgd.datasets.digits import digits
+        d = digits()
+        return d.train_x, d.train_y, d.test_x, d.test_y
+    from analogsgd.datasets.fashion_mnist import fashion_mnist
+    try:
+        d = fashion_mnist()
+    except DatasetMissingError as err:
+        pytest.skip(str(err))
+    return (d.train_x[:spec["n_train"]], d.train_y[:spec["n_train"]],
+            d.test_x[:spec["n_test"]], d.test_y[:spec["n_test"]])
+
+
+def train_curve(spec: dict, data, seed: int) -> dict:
+    """The loop of record.py's train_curve on analogsgd: the experiments' network, init (the
+    same torch generator calls, so the same initial weights per seed), analog twin and
+    optimizer (soft bounds ±τ, the paper's IO, no output scaling), the same data order."""
+    from analogsgd.experiments._network_analog import analog_model_and_optimizer
+    from analogsgd.experiments._network_common import NetworkConfig, build_network, init_parameters
+
+    cfg = NetworkConfig(dataset=spec["dataset"], arch=spec["arch"], hidden=(spec["hidden"],),
+                        activation=spec["activation"], batch_size=spec["batch"],
+                        analog_lr=spec["lr"], dw_min=spec["dw_min"], periphery="paper",
+                        learn_out_scale=False, taus=(spec["tau"],), algorithms=("analog_sgd",))
+    tr_x, tr_y, te_x, te_y = data
+    model = build_network(cfg, tuple(tr_x.shape[1:]), 10)
+    init_parameters(model, torch_generator(seed))
+    model, opt = analog_model_and_optimizer(model, cfg, "analog_sgd", spec["tau"], 1000 + seed)
+    order = torch_generator(seed + 1)
+    ce = torch.nn.functional.cross_entropy
+
+    def evaluate():
+        with torch.no_grad():
+            out = torch.cat([model(te_x[i:i + 500]) for i in range(0, len(te_x), 500)])
+        return float(ce(out, te_y)), 100.0 * float((out.argmax(1) == te_y).float().mean())
+
+    hist = {"test_loss": [], "test_acc": []}
+    for key, value in zip(("test_loss", "test_acc"), evaluate()):
+        hist[key].append(value)
+    perm, pos = torch.randperm(len(tr_x), generator=order), 0
+    for step in range(1, spec["steps"] + 1):
+        if pos + spec["batch"] > len(perm):
+            perm, pos = torch.randperm(len(tr_x), generator=order), 0
+        idx = perm[pos:pos + spec["batch"]]
+        pos += spec["batch"]
+        opt.zero_grad()
+        ce(model(tr_x[idx]), tr_y[idx]).backward()
+        opt.step()
+        if step % spec["eval_every"] == 0:
+            for key, value in zip(("test_loss", "test_acc"), evaluate()):
+                hist[key].append(value)
+    return hist
+
+
+def compare_curves(name: str, n_seeds: int) -> list[str]:
+    """Mean over seeds of the test loss and accuracy at every evaluation: the two tools' means
+    differ by less than the 0.1 % t quantile times the standard error of their difference,
+    from the pooled seed-to-seed variance (df = n_a + n_b − 2)."""
+    if not CURVE_FIXTURE.is_file():
+        pytest.skip("no curves fixture (tools/aihwkit/record.py curves)")
+    fixture = json.loads(CURVE_FIXTURE.read_text())[name]
+    spec = fixture["spec"]
+    data = curve_data(spec)
+    ours = [train_curve(spec, data, seed) for seed in range(n_seeds)]
+    problems = []
+    for key in ("test_loss", "test_acc"):
+        a = torch.tensor([r[key] for r in fixture["runs"]], dtype=torch.float64)
+        b = torch.tensor([r[key] for r in ours], dtype=torch.float64)
+        n_a, n_b = a.shape[0], b.shape[0]
+        pooled = ((n_a - 1) * a.var(0) + (n_b - 1) * b.var(0)) / (n_a + n_b - 2)
+        se = (pooled * (1 / n_a + 1 / n_b)).sqrt()
+        gap = (a.mean(0) - b.mean(0)).abs()
+        t = T_999[min(n_a + n_b - 2, max(T_999))]
+        for k in (gap > t * se).nonzero().flatten().tolist():
+            problems.append(f"{name} {key} at step {k * spec['eval_every']}: aihwkit "
+                            f"{a.mean(0)[k]:.3f} ± {a.std(0)[k]:.3f}, analogsgd "
+                            f"{b.mean(0)[k]:.3f} ± {b.std(0)[k]:.3f}")
+    return problems
+
+
+def test_digits_fcn_curve_matches_aihwkit():
+    problems = compare_curves("digits_fcn", n_seeds=3)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_fmnist_cnn_curve_matches_aihwkit():
+    problems = compare_curves("fmnist_cnn", n_seeds=3)
+    assert not problems, "\n".join(problems)

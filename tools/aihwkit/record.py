@@ -324,7 +324,144 @@ def record_transfer(repeats_per_column: int = 1500) -> None:
                        "A": rounded(a), "C": rounded(c), "cases": cases})
 
 
-SECTIONS = {"reads": record_reads, "updates": record_updates, "transfer": record_transfer}
+# -- short training curves -------------------------------------------------------------------------
+
+#: the networks of analogsgd's digits-fcn and fmnist-cnn experiments, trained with Analog SGD on
+#: soft bounds ±τ (no device spread), the paper's IO, batch 8, digital biases at the same lr.
+#: digits: τ = 2 and lr 0.3, where 900 steps go from chance to ~70 % (at τ = 0.6 the decay
+#: towards the symmetric point keeps a 64-32-10 network near chance for thousands of steps);
+#: the CNN at the paper's τ = 0.6 and α = 0.05 for what fits in a few minutes.
+CURVES = {
+    "digits_fcn": {"dataset": "digits", "arch": "fcn", "hidden": 32, "activation": "sigmoid",
+                   "tau": 2.0, "dw_min": 1e-3, "lr": 0.3, "batch": 8, "steps": 900,
+                   "eval_every": 150, "n_train": 0, "n_test": 0, "seeds": 8},
+    "fmnist_cnn": {"dataset": "fashion-mnist", "arch": "cnn", "hidden": 128, "activation": "tanh",
+                   "tau": 0.6, "dw_min": 1e-3, "lr": 0.05, "batch": 8, "steps": 600,
+                   "eval_every": 150, "n_train": 2000, "n_test": 500, "seeds": 4},
+}
+FMNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+def load_curve_data(spec: dict):
+    """digits: analogsgd.datasets.digits (split seed 0, a quarter for test, pixels/16);
+    fashion-mnist: the first n_train / n_test images of the idx files, pixels/255."""
+    if spec["dataset"] == "digits":
+        from sklearn.datasets import load_digits
+        bunch = load_digits()
+        images = np.asarray(bunch.images, dtype=np.float32)[:, None] / 16.0
+        labels = np.asarray(bunch.target)
+        order = np.random.default_rng(0).permutation(len(labels))
+        n_test = round(0.25 * len(labels))
+        test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
+        return (torch.tensor(images[train]), torch.tensor(labels[train]),
+                torch.tensor(images[test]), torch.tensor(labels[test]))
+    import gzip
+
+    def idx(name, offset):
+        with gzip.open(FMNIST / name) as f:
+            return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
+    tr_x = idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28)[:spec["n_train"]]
+    tr_y = idx("train-labels-idx1-ubyte.gz", 8)[:spec["n_train"]]
+    te_x = idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28)[:spec["n_test"]]
+    te_y = idx("t10k-labels-idx1-ubyte.gz", 8)[:spec["n_test"]]
+    f = lambda a: torch.tensor(a.astype(np.float32) / 255.0)
+    return f(tr_x), torch.tensor(tr_y.astype(np.int64)), f(te_x), torch.tensor(te_y.astype(np.int64))
+
+
+def curve_network(spec: dict) -> torch.nn.Sequential:
+    """analogsgd's build_network (experiments/_network_common.py) for these two cases."""
+    nn = torch.nn
+    act = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[spec["activation"]]
+    if spec["arch"] == "fcn":
+        return nn.Sequential(nn.Flatten(), nn.Linear(64, spec["hidden"]), act(),
+                             nn.Linear(spec["hidden"], 10))
+    return nn.Sequential(nn.Conv2d(1, 16, 5), act(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 5), act(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(512, spec["hidden"]), act(),
+                         nn.Linear(spec["hidden"], 10))
+
+
+def init_parameters(model, generator) -> None:
+    """U(−1/√fan_in, 1/√fan_in) for weights and biases, in module order (as analogsgd's)."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+                bound = 1.0 / math.sqrt(m.weight[0].numel())
+                m.weight.uniform_(-bound, bound, generator=generator)
+                m.bias.uniform_(-bound, bound, generator=generator)
+
+
+def paper_io(io) -> None:
+    apply_io(io, io_fields(READ_SETTINGS["paper"]))
+
+
+def train_curve(spec: dict, data, seed: int) -> dict:
+    from aihwkit.nn.conversion import convert_to_analog
+    from aihwkit.optim import AnalogSGD
+
+    tr_x, tr_y, te_x, te_y = data
+    model = curve_network(spec)
+    init_parameters(model, torch.Generator().manual_seed(seed))
+    device = SoftBoundsDevice(**{**NO_SPREAD, "dw_min": spec["dw_min"], "w_max": spec["tau"],
+                                 "w_min": -spec["tau"]})
+    cfg = SingleRPUConfig(device=device)
+    paper_io(cfg.forward)
+    paper_io(cfg.backward)
+    model = convert_to_analog(model, cfg)
+    opt = AnalogSGD(model.parameters(), lr=spec["lr"])
+    opt.regroup_param_groups(model)
+    order = torch.Generator().manual_seed(seed + 1)
+    loss_fn = torch.nn.functional.cross_entropy
+
+    def evaluate():
+        model.eval()
+        with torch.no_grad():
+            out = torch.cat([model(te_x[i:i + 500]) for i in range(0, len(te_x), 500)])
+        model.train()
+        return float(loss_fn(out, te_y)), 100.0 * float((out.argmax(1) == te_y).float().mean())
+
+    hist = {"step": [0], "test_loss": [], "test_acc": [], "train_loss": [float("nan")]}
+    loss0, acc0 = evaluate()
+    hist["test_loss"].append(loss0)
+    hist["test_acc"].append(acc0)
+    perm, pos, window = torch.randperm(len(tr_x), generator=order), 0, []
+    for step in range(1, spec["steps"] + 1):
+        if pos + spec["batch"] > len(perm):
+            perm, pos = torch.randperm(len(tr_x), generator=order), 0
+        idx = perm[pos:pos + spec["batch"]]
+        pos += spec["batch"]
+        opt.zero_grad()
+        loss = loss_fn(model(tr_x[idx]), tr_y[idx])
+        loss.backward()
+        opt.step()
+        window.append(float(loss.detach()))
+        if step % spec["eval_every"] == 0:
+            test_loss, test_acc = evaluate()
+            hist["step"].append(step)
+            hist["train_loss"].append(float(np.mean(window)))
+            hist["test_loss"].append(test_loss)
+            hist["test_acc"].append(test_acc)
+            window = []
+    return hist
+
+
+def record_curves(names=None) -> None:
+    out = {"meta": meta(note="Analog SGD, soft bounds ±τ without device spread, paper IO; "
+                        "one history per seed (torch seed of the init; data order seed + 1)")}
+    for name, spec in CURVES.items():
+        if names and name not in names:
+            continue
+        data = load_curve_data(spec)
+        t0 = time.time()
+        runs = [train_curve(spec, data, seed) for seed in range(spec["seeds"])]
+        out[name] = {"spec": spec, "runs": runs, "seconds_per_run": (time.time() - t0) / len(runs)}
+        accs = [r["test_acc"][-1] for r in runs]
+        print(f"curves {name}: final test acc {np.mean(accs):.1f} ± {np.std(accs, ddof=1):.1f} % "
+              f"({out[name]['seconds_per_run']:.0f} s per run)")
+    write("curves", out)
+
+
+SECTIONS = {"reads": record_reads, "updates": record_updates, "transfer": record_transfer,
+            "curves": record_curves}
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
