@@ -307,11 +307,27 @@ def test_invalid_periphery_settings_raise_config_error():
 
 
 def test_paper_preset_is_wu_et_al_2024_mnist():
+    """Their runs used aihwkit, which ignores bound management on the backward read."""
     p = PeripheryConfig.paper()
     for io in (p.forward, p.backward):
         assert (io.inp_bits, io.out_bits, io.out_noise, io.out_bound) == (8, 8, 0.1, 20.0)
-        assert (io.noise_management, io.bound_management) == ("abs_max", "iterative")
-        assert not io.is_perfect
+        assert io.noise_management == "abs_max" and not io.is_perfect
+    assert (p.forward.bound_management, p.backward.bound_management) == ("iterative", "none")
+    assert PeripheryConfig.aihwkit_preset().backward.bound_management == "none"
+
+
+@pytest.mark.parametrize("saturation", ["above", "full_scale"])
+def test_a_read_at_full_scale_is_re_read_only_under_full_scale_saturation(saturation):
+    """y = 2.005 rounds to the top level 2 of an 8-bit ADC on ±2 (Δ = 4/254): 'above' keeps
+    the read 2; 'full_scale' counts it as saturated and re-reads at r = 2, giving
+    2 Δ round(1.0025/Δ)."""
+    io = OFF.replace(noise_management="abs_max", out_bits=8, out_bound=2.0,
+                     bound_management="iterative", saturation=saturation)
+    x = torch.tensor([[1.0, 0.0]], dtype=F64)
+    w = torch.tensor([[2.005, 0.0]], dtype=F64)
+    y = float(analog_mvm(x, w, io, gen()))
+    step = io.out_step
+    assert y == (2.0 if saturation == "above" else 2 * step * round(1.0025 / step))
 
 
 @pytest.mark.gpu

@@ -413,8 +413,8 @@ def _kernels():
             total = r_up + r_down
             w_eq = (r_up * hi + r_down * lo) / max(total, k[10])
             new = w_eq + (w - w_eq) * exp_neg(total, k)
-            s_up = a_up * (hi - w)
-            s_down = a_down * (w - lo)
+            s_up = a_up * (hi - new)       # c2c steps at the composed weight (apply_pulses)
+            s_down = a_down * (new - lo)
         else:  # ideal
             new = w + n_up * a_up - n_down * a_down
             s_up = a_up

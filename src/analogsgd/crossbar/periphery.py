@@ -19,12 +19,14 @@ arrays"; Gokmen & Vlasov 2016 for the bounded, noisy read):
    ``ADDITIVE_CONSTANT`` weight noise: each read sees W + σ_w Ξ, summed on the output line).
 6. **Output noise**: ỹ ← ỹ + σ_out ξ (in normalised units).
 7. **ADC**: q = Δ_out round(ỹ / Δ_out) with Δ_out = 2 b_out / (2^n_out − 2); the sample
-   *saturates* when any |q_i| > b_out; ŷ = clip(q, −b_out, b_out).
+   *saturates* when any |q_i| > b_out (``saturation="above"``, aihwkit's test as written) or
+   ≥ b_out (``"full_scale"``: the top code; what aihwkit computes in float32 where its top level
+   rounds above b_out, e.g. its default 9-bit ADC on ±12); ŷ = clip(q, −b_out, b_out).
 8. **Undo the scalings** digitally: y = s r ŷ.
 
 **Iterative bound management** (aihwkit ``ITERATIVE``): every sample that saturated at factor r
 is read again, from stage 2, at 2r, with fresh noise; samples that did not saturate keep their
-read. The re-reads stop when no sample saturates, or once r > ``max_bm_factor`` or
+read (aihwkit's CPU tile loops over the samples, each with its own noise and bound management). The re-reads stop when no sample saturates, or once r > ``max_bm_factor`` or
 r Δ_in / b_in > ``max_bm_res`` (the input resolution left after the down-scaling), exactly
 aihwkit's stop test: ``max_bm_factor = 1000`` alone allows r up to 1024 (10 halvings); the
 resolution limit stops the default 7-bit DAC at r = 16 and an 8-bit DAC at r = 32.
@@ -86,6 +88,9 @@ class IOConfig(Config):
     bound_management: str = param("iterative", "'iterative': re-read saturated samples with the "
                                   "input halved until none saturates; 'none'",
                                   OneOf(("iterative", "none")))
+    saturation: str = param("above", "when a read counts as saturated for bound management: "
+                            "'above' (some |q_i| > b_out) or 'full_scale' (some |q_i| >= b_out, "
+                            "the top ADC code)", OneOf(("above", "full_scale")))
     max_bm_factor: int = param(1000, "bound management stops once the down-scaling r exceeds "
                                "this (1000: at most r = 1024, 10 halvings)", POSITIVE_INT)
     max_bm_res: float = param(0.25, "bound management stops once the effective input resolution "
@@ -129,7 +134,8 @@ class PeripheryConfig(Config):
 
     The default is aihwkit's (``IOConfig()`` both ways, bound management forward only, as aihwkit
     ignores it on the backward pass). :meth:`ideal` reads exactly; :meth:`paper` is the setting
-    of the MNIST experiments of Wu et al. (NeurIPS 2024).
+    of the MNIST experiments of Wu et al. (NeurIPS 2024). Backward bound management, which
+    aihwkit does not support, is ``backward.bound_management="iterative"``.
     """
 
     forward: IOConfig = param(IOConfig(), "periphery of the forward read y = x Wᵀ",
@@ -155,19 +161,20 @@ class PeripheryConfig(Config):
     @classmethod
     def paper(cls) -> "PeripheryConfig":
         """Wu et al. (NeurIPS 2024), MNIST: 8-bit DAC and ADC, output noise 0.1, output range 20,
-        abs-max noise management and iterative bound management, in both directions."""
+        abs-max noise management both ways, iterative bound management on the forward read (their
+        runs used aihwkit, which ignores it on the backward read)."""
         io = IOConfig(inp_bits=8, out_bits=8, out_noise=0.1, out_bound=20.0,
                       noise_management="abs_max", bound_management="iterative")
-        return cls(forward=io, backward=io)
+        return cls(forward=io, backward=io.replace(bound_management="none"))
 
     @classmethod
     def aihwkit_preset(cls) -> "PeripheryConfig":
         """aihwkit's ``PresetIOParameters`` (the IO of its device presets): 7-bit DAC, 9-bit ADC,
-        output noise 0.1 (about one ADC step), output range 20, abs-max noise management and
-        iterative bound management, in both directions."""
+        output noise 0.1 (about one ADC step), output range 20, abs-max noise management both
+        ways, iterative bound management on the forward read (aihwkit ignores it backward)."""
         io = IOConfig(inp_bits=7, out_bits=9, out_noise=0.1, out_bound=20.0,
                       noise_management="abs_max", bound_management="iterative")
-        return cls(forward=io, backward=io)
+        return cls(forward=io, backward=io.replace(bound_management="none"))
 
 
 def _randn(shape: torch.Size, like: Tensor, generator: torch.Generator) -> Tensor:
@@ -199,7 +206,9 @@ def _read(x: Tensor, scale: Tensor | float, wt: Tensor, io: IOConfig,
     y = _quantise(y, io.out_step)
     saturated = None
     if not math.isinf(io.out_bound):
-        saturated = (y.abs() > io.out_bound).any(-1)
+        mag = y.abs()
+        saturated = (mag >= io.out_bound if io.saturation == "full_scale"
+                     else mag > io.out_bound).any(-1)
         y = y.clamp(-io.out_bound, io.out_bound)
     if not (isinstance(scale, float) and scale == 1.0):
         y = y * scale

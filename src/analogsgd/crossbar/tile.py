@@ -162,7 +162,7 @@ class AnalogTile:
             delta = -per_replica(lr, x) * (d.transpose(-1, -2) @ x)
             self._expected(delta)
             return
-        p, q, bl = pulse_probabilities(x, d, lr, self.devices.device.dw_min, cfg.desired_bl,
+        p, q, bl = pulse_probabilities(x, d, lr, self.devices.device.granularity, cfg.desired_bl,
                                        cfg.bl_management, cfg.update_management, cfg.um_grad_scale,
                                        um_clip=cfg.um_clip, fixed_bl=cfg.fixed_bl)
         if (cfg.counting == "moments" and cfg.kernel == "auto"
@@ -225,7 +225,7 @@ class AnalogTile:
         if self.config.update.mode == "expected":
             self._expected(delta)
             return
-        counts = stochastic_pulse_counts(delta, self.devices.device.dw_min,
+        counts = stochastic_pulse_counts(delta, self.devices.device.granularity,
                                          self.config.update.max_pulses, self.generator)
         self.conductance = self.devices.apply_pulses(self.conductance, counts.n_up, counts.n_down,
                                                      self.generator)

@@ -84,6 +84,14 @@ class AbstractDevice(Config, ABC):
         return float(symmetric_point_bisect(self.response_up, self.response_down, lo, hi, 1.0, 1.0))
 
     @property
+    def granularity(self) -> float:
+        """The weight change of one pulse that the pulse probabilities and BL are computed with
+        (aihwkit's "weight granularity"), so that the mean update where the response is this
+        large is the desired one: Δw_min for the families normalised to q = 1 at their
+        reference point; families whose response is below 1 everywhere override it."""
+        return self.dw_min
+
+    @property
     def n_states(self) -> float:
         """Number of distinguishable states (τ_max − τ_min)/Δw_min (App. B of Wu et al. 2024)."""
         return (self.tau_max - self.tau_min) / self.dw_min

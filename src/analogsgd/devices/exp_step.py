@@ -44,3 +44,11 @@ class ExpStep(AbstractDevice):
         """w⋄ = (γ₊τ_max + γ₋τ_min)/(γ₊ + γ₋)."""
         g_up, g_down = self.gamma_up, self.gamma_down
         return (g_up * self.tau_max + g_down * self.tau_min) / (g_up + g_down)
+
+    @property
+    def granularity(self) -> float:
+        """Δw_min F(0), the mean of the up and down steps at w = 0 (clipped into the bounds),
+        as aihwkit's ExpStep weight granularity (which takes the down step at w = 0 twice;
+        the two agree when the responses are mirror images)."""
+        w0 = torch.tensor(min(max(0.0, self.tau_min), self.tau_max), dtype=torch.float64)
+        return self.dw_min * float(self.F(w0))

@@ -45,3 +45,9 @@ class PowerStep(AbstractDevice):
         if self.gamma_up == self.gamma_down:
             return 0.5 * (self.tau_min + self.tau_max)
         return AbstractDevice.symmetric_point.fget(self)  # type: ignore[attr-defined]
+
+    @property
+    def granularity(self) -> float:
+        """Δw_min F at the midpoint ω = ½: Δw_min (2^(−γ₊) + 2^(−γ₋))/2, aihwkit's PowStep
+        weight granularity Δw_min 2^(−γ) when γ₊ = γ₋ = γ."""
+        return self.dw_min * 0.5 * (0.5 ** self.gamma_up + 0.5 ** self.gamma_down)

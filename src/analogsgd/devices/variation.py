@@ -112,9 +112,12 @@ class DeviceArray:
 
         Cycle-to-cycle noise multiplies each pulse by (1 + σ ξ); for the n pulses of an element
         the sum of these independent terms is added as one Gaussian of variance
-        σ² (n₊ (Δw₊ q₊)² + n₋ (Δw₋ q₋)²), evaluated at the starting weight. Against the sum of
-        the per-pulse variances along the path its relative error is O(n·Δw·|q'|) (the step
-        changes by that fraction over the n pulses). ``generator`` is required when σ_c2c > 0,
+        σ² (n₊ (Δw₊ q₊)² + n₋ (Δw₋ q₋)²), evaluated at the composed weight w'. The noise of pulse
+        k reaches the end contracted by the later pulses, ∂w_n/∂w_k; for a linear step
+        ∏(1 − Δw/τ) exactly cancels the growth of q back to pulse k, so the end-weight rule is
+        exact up to one pulse, a relative error O(Δw·|q'|) (the starting weight was off by
+        O(n·Δw·|q'|): 26 % in the variance for 10 pulses of Δw = τ/60, measured against
+        aihwkit's one-pulse-at-a-time update). ``generator`` is required when σ_c2c > 0,
         unless the standard normal draws are given as ``noise`` (same shape as ``w``).
         """
         dw = self.device.dw_min
@@ -127,8 +130,9 @@ class DeviceArray:
                                       "a torch.Generator when dw_min_c2c > 0",
                                       "Pass the tile's generator; analogsgd never draws from the global RNG.")
                 noise = torch.randn(w.shape, generator=generator, dtype=w.dtype, device=w.device)
-            s_up = (step_up * self.device.response_up(w, self.tau_min, self.tau_max)).square_()
-            s_down = (step_down * self.device.response_down(w, self.tau_min, self.tau_max)).square_()
+            at = new.clamp(self.tau_min, self.tau_max) if self.device.hard_bounds else new
+            s_up = (step_up * self.device.response_up(at, self.tau_min, self.tau_max)).square_()
+            s_down = (step_down * self.device.response_down(at, self.tau_min, self.tau_max)).square_()
             var = s_up.mul_(n_up).addcmul_(n_down, s_down).sqrt_().mul_(noise)
             new = torch.add(new, var, alpha=self.dw_min_c2c) if new is w else new.add_(var, alpha=self.dw_min_c2c)
         if self.device.hard_bounds and new is not w and new.shape == self.tau_min.shape:
