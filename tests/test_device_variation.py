@@ -18,7 +18,13 @@ import pytest
 import torch
 
 from analogsgd.devices import (
-    ALL_DEVICES, ALL_PRESETS, ConstantStep, DeviceArray, DeviceVariation, IdealDevice, SoftBounds,
+    ALL_DEVICES,
+    ALL_PRESETS,
+    ConstantStep,
+    DeviceArray,
+    DeviceVariation,
+    IdealDevice,
+    SoftBounds,
     asymmetric_linear_device,
 )
 from analogsgd.errors import ConfigError

@@ -20,8 +20,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analogsgd.devices import (
-    ALL_DEVICES, ALL_PRESETS, AbstractDevice, CLinDevice, ConstantStep, ExpStep, IdealDevice,
-    PowerStep, SoftBounds, asymmetric_linear_device, make_device,
+    ALL_DEVICES,
+    ALL_PRESETS,
+    AbstractDevice,
+    CLinDevice,
+    ConstantStep,
+    ExpStep,
+    IdealDevice,
+    PowerStep,
+    SoftBounds,
+    asymmetric_linear_device,
+    make_device,
 )
 from analogsgd.errors import ConfigError
 
@@ -85,7 +94,7 @@ def test_preset_state_counts():
               "wu2024_mnist_soft_bounds": 1400}
     assert set(counts) == set(ALL_PRESETS)
     for name, factory in ALL_PRESETS.items():
-        device, variation = factory()
+        device, _ = factory()
         assert device.n_states == pytest.approx(counts[name], rel=1e-12), name
     dev, var = ALL_PRESETS["aihwkit_soft_bounds"]()
     assert (dev.dw_min, dev.tau_min, dev.tau_max) == (1e-3, -0.6, 0.6)

@@ -5,6 +5,7 @@ uninterrupted run with the same seed."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -45,7 +46,7 @@ def _same(a, b, where: str = "") -> list[str]:
         if len(a) != len(b):
             return [f"{where}: length {len(a)} vs {len(b)}"]
         return [d for i, (x, y) in enumerate(zip(a, b)) for d in _same(x, y, f"{where}[{i}]")]
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:  # both NaN
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return []
     return [] if a == b else [f"{where}: {a!r} vs {b!r}"]
 

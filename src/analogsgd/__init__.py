@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from .errors import AnalogSGDError, ConfigError, NonFiniteError  # noqa: E402
+from .errors import AnalogSGDError, ConfigError, NonFiniteError
 
 __all__ = ["AnalogSGDError", "ConfigError", "NonFiniteError", "__version__"]

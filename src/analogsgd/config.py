@@ -57,9 +57,8 @@ class Interval(Constraint):
             return False
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             return False
-        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
-            return False
-        return True
+        return self.high is None or not (value > self.high
+                                         or (self.high_open and value == self.high))
 
     def describe(self) -> str:
         kind = "an integer" if self.integer else ("a number" if self.allow_inf else "a finite number")

@@ -17,7 +17,7 @@ def _run(name, tmp_path, seed=0, **changes):
 
 
 def test_regression_summary_and_same_seed_same_metrics(tmp_path):
-    kw = dict(datasets=("synthetic-2f",), n_samples=40, epochs=1)
+    kw = {"datasets": ("synthetic-2f",), "n_samples": 40, "epochs": 1}
     a = _run("logdomain-regression", tmp_path / "a", **kw)
     b = _run("logdomain-regression", tmp_path / "b", **kw)
     s = a["summary"]

@@ -154,12 +154,12 @@ class PeripheryConfig(Config):
         return self.forward.is_perfect and self.backward.is_perfect
 
     @classmethod
-    def ideal(cls) -> "PeripheryConfig":
+    def ideal(cls) -> PeripheryConfig:
         """Exact reads both ways (the default of :class:`~analogsgd.crossbar.TileConfig`)."""
         return cls(forward=PERFECT, backward=PERFECT)
 
     @classmethod
-    def paper(cls) -> "PeripheryConfig":
+    def paper(cls) -> PeripheryConfig:
         """Wu et al. (NeurIPS 2024), MNIST: 8-bit DAC and ADC, output noise 0.1, output range 20,
         abs-max noise management both ways, iterative bound management on the forward read (their
         runs used aihwkit, which ignores it on the backward read)."""
@@ -168,7 +168,7 @@ class PeripheryConfig(Config):
         return cls(forward=io, backward=io.replace(bound_management="none"))
 
     @classmethod
-    def aihwkit_preset(cls) -> "PeripheryConfig":
+    def aihwkit_preset(cls) -> PeripheryConfig:
         """aihwkit's ``PresetIOParameters`` (the IO of its device presets): 7-bit DAC, 9-bit ADC,
         output noise 0.1 (about one ADC step), output range 20, abs-max noise management both
         ways, iterative bound management on the forward read (aihwkit ignores it backward)."""

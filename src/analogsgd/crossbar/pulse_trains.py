@@ -259,7 +259,7 @@ def draw_counts(mean: Tensor, var: Tensor, z: Tensor, u: Tensor, extra: Tensor) 
 
 def _randoms(shape, like: Tensor, generator: torch.Generator | None):
     """z, u and the extra piece uniforms of :func:`draw_counts` for counts of ``shape``."""
-    opts = dict(generator=generator, dtype=like.dtype, device=like.device)
+    opts = {"generator": generator, "dtype": like.dtype, "device": like.device}
     return (torch.randn(shape, **opts), torch.rand(shape, **opts),
             torch.rand((PIECES - 1,) + tuple(shape), **opts))
 

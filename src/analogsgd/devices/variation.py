@@ -61,10 +61,10 @@ class DeviceArray:
     @classmethod
     def realise(cls, device: AbstractDevice, shape: tuple[int, ...], variation: DeviceVariation | None,
                 generator: torch.Generator, dtype: torch.dtype = torch.float32,
-                device_str: str | torch.device = "cpu") -> "DeviceArray":
+                device_str: str | torch.device = "cpu") -> DeviceArray:
         """Draw the d2d parameters of an array of ``shape`` from ``generator``."""
         v = variation or DeviceVariation()
-        opts = dict(dtype=dtype, device=device_str)
+        opts = {"dtype": dtype, "device": device_str}
 
         def normal() -> Tensor:
             return torch.randn(shape, generator=generator, **opts)
@@ -139,7 +139,7 @@ class DeviceArray:
             return new.clamp_(min=self.tau_min, max=self.tau_max)
         return self.clip(new)
 
-    def to(self, device: str | torch.device) -> "DeviceArray":
+    def to(self, device: str | torch.device) -> DeviceArray:
         return DeviceArray(self.device, self.gain_up.to(device), self.gain_down.to(device),
                            self.tau_min.to(device), self.tau_max.to(device), self.dw_min_c2c,
                            self.reference.to(device))

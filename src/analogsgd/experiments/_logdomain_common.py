@@ -52,8 +52,12 @@ class BatchResult:
     violations: list
 
 
+#: the solver settings of a run that names none
+DEFAULT_SOLVER = SolverConfig()
+
+
 def run_batch(design: LogDomainDesign, X, Y, eta, lam, *, temp_c=None, mismatch=False,
-              noise=True, rng: np.random.Generator, solver: SolverConfig = SolverConfig(),
+              noise=True, rng: np.random.Generator, solver: SolverConfig = DEFAULT_SOLVER,
               progress=None, description="circuit") -> BatchResult:
     """Simulate M instances on the stream (X, Y) and compare with both ideals."""
     p = build_instances(design, X.shape[1], eta, lam, temp_c=temp_c, mismatch=mismatch,

@@ -7,10 +7,10 @@ import csv
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-from ..runfolder import RunFolder  # noqa: E402
+from ..runfolder import RunFolder
 from .ls_asymptotic import SWEPT, curve_column
 
 COLORS = {"digital_sgd": "k", "analog_sgd": "tab:red", "tiki_taka": "tab:blue"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import Config, InstanceOf, Interval, NumberList, param
+from ..errors import ConfigError
 from ..logdomain import cost
 from ..logdomain.accelerator import LogDomainDesign
 from . import _logdomain_common as common
@@ -42,7 +43,7 @@ def run(config: CostConfig, ctx: RunContext) -> dict:
         for eta in config.etas:
             try:
                 a = cost.analog_cost(design, eta, 0.0, config.layout_factor)
-            except Exception as err:  # an η this variant cannot realise is reported, not hidden
+            except ConfigError as err:  # an η this variant cannot realise is reported, not hidden
                 rows.append([name, eta, "unrealisable", str(err)[:60], "", "", "", "", ""])
                 continue
             points.append({"design": name, **a,

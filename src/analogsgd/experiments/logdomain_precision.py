@@ -132,7 +132,10 @@ def run(config: PrecisionConfig, ctx: RunContext) -> dict:
         final = res.sim.weights[-1, sl]                      # (R, P)
         sigma_noise = float(np.sqrt(final.var(0, ddof=1).mean()))
         rms_total = float(np.sqrt(((final - res.ideal[-1, sl]) ** 2).mean()))
-        enob = lambda s: math.log2(2 * fs / (s * math.sqrt(12))) if s > 0 else float("inf")
+
+        def enob(s: float, fs: float = fs) -> float:
+            return math.log2(2 * fs / (s * math.sqrt(12))) if s > 0 else float("inf")
+
         sr, rtn = matched_bits(bits, e_sr, e_c), matched_bits(bits, e_rtn, e_c)
         fl = matched_bits(bits, e_float, e_c)
         m_sr.append(sr)

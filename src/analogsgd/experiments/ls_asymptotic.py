@@ -233,6 +233,6 @@ EXPERIMENT = Experiment(
     quick=quick_config,
     run=run,
     check=check,
-    references=("Z. Wu, T. Gokmen, M. J. Rasch, T. Chen. Towards Exact Gradient-based Training on "
-                "Analog In-memory Computing. NeurIPS 2024, arXiv:2406.12774.",),
+    references=(("Z. Wu, T. Gokmen, M. J. Rasch, T. Chen. Towards Exact Gradient-based Training on "
+                 "Analog In-memory Computing. NeurIPS 2024, arXiv:2406.12774."),),
 )

@@ -28,9 +28,17 @@ from ..config import POSITIVE, Config, Interval, IsBool, OneOf, param
 from ..errors import ConfigError
 from . import blocks
 from .blocks import sample_hold
-from .transistor import (PARAMETER_SETS, MosParams, OperatingViolation, celsius_to_kelvin,
-                         check_saturation, check_weak_inversion, gate_voltage_for,
-                         specific_current, thermal_voltage)
+from .transistor import (
+    PARAMETER_SETS,
+    MosParams,
+    OperatingViolation,
+    celsius_to_kelvin,
+    check_saturation,
+    check_weak_inversion,
+    gate_voltage_for,
+    specific_current,
+    thermal_voltage,
+)
 
 #: gate-oxide capacitance per area of a 1.8 V device (t_ox ≈ 4.1 nm), F/µm²
 COX_F_PER_UM2 = 8.4e-15

@@ -65,7 +65,7 @@ class CircuitParams:
     noise: bool
     chop: bool = False
 
-    def chopped(self, k: int) -> "CircuitParams":
+    def chopped(self, k: int) -> CircuitParams:
         """The parameters during hold ``k`` when the gradient paths are chopped.
 
         Dynamic element matching: the four physical multiplier/divider paths (each a loop and
@@ -83,7 +83,7 @@ class CircuitParams:
     def shape(self) -> tuple[int, int]:
         return self.i_s_pos.shape
 
-    def take(self, idx) -> "CircuitParams":
+    def take(self, idx) -> CircuitParams:
         """The instances ``idx`` (a slice or index array) as a new CircuitParams."""
         changes = {}
         for f in fields(self):

@@ -18,7 +18,7 @@ them; it lives in :mod:`..simulate`.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -43,8 +43,8 @@ class CircuitValues:
     tau_s: float  # integrator time constant C n U_T / I_τ
 
     def as_dict(self) -> dict:
-        return dict(hold_time_s=self.hold_time_s, i_tau_a=self.i_tau_a,
-                    i_lambda_a=self.i_lambda_a, tau_s=self.tau_s)
+        return {"hold_time_s": self.hold_time_s, "i_tau_a": self.i_tau_a,
+                "i_lambda_a": self.i_lambda_a, "tau_s": self.tau_s}
 
 
 def _i_max(design: LogDomainDesign) -> float:

@@ -178,10 +178,10 @@ def simulate_lsoda(params: CircuitParams, X: np.ndarray, Y: np.ndarray, rtol: fl
             pm = base_m.chopped(k)
             inp = hold_inputs(pm, X[k], Y[k])
 
-            def fun(t, y):
+            def fun(t, y, pm=pm, inp=inp):
                 return vector_field(pm, inp, y[None], jacobian=False)[0][0]
 
-            def jac(t, y):
+            def jac(t, y, pm=pm, inp=inp):
                 _, (d, a, b), _ = vector_field(pm, inp, y[None])
                 return np.diag(d[0]) + np.outer(a[0], b[0])
 

@@ -37,7 +37,7 @@ class Trajectory:
 
     def tail_mean(self, values: list[Tensor], fraction: float) -> Tensor:
         """Mean over the last ``fraction`` of the recorded points (the plateau)."""
-        n = max(1, int(round(len(values) * fraction)))
+        n = max(1, round(len(values) * fraction))
         return torch.stack(values[-n:]).mean(dim=0)
 
 

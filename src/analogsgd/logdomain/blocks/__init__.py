@@ -18,5 +18,13 @@ TRANSISTOR_COUNTS = {
     "readout": readout.TRANSISTORS,
 }
 
-__all__ = ["bernoulli_cell", "kcl", "leak", "mirror", "readout", "sample_hold", "translinear",
-           "TRANSISTOR_COUNTS"]
+__all__ = [
+    "TRANSISTOR_COUNTS",
+    "bernoulli_cell",
+    "kcl",
+    "leak",
+    "mirror",
+    "readout",
+    "sample_hold",
+    "translinear",
+]
