@@ -66,7 +66,10 @@ class AihwkitWorker:
             answer = self.ask({"cmd": "setup", "bench": bench, "data": str(path)})
 
         def runner(method: str) -> Runner:
-            return lambda n: self.ask({"cmd": "block", "method": method, "n": n})["s"]
+            def run(n: int) -> tuple[float, float]:
+                answer = self.ask({"cmd": "block", "method": method, "n": n})
+                return answer["s"], answer["cpu_s"]
+            return run
         return {prefix + m: runner(m) for m in answer["methods"]}, answer["settings"]
 
     def close(self) -> None:

@@ -8,7 +8,8 @@ analogsgd's (``_timing.block_timing``):
 * ``{"cmd": "setup", "bench": "networks" | "crossbar", "data": PATH}``: build the methods from
   the tensors saved at PATH (inputs, targets, initial weights, written by the parent with
   ``torch.save``) and answer ``{"methods": [...], "settings": {...}}``;
-* ``{"cmd": "block", "method": NAME, "n": N}``: run N consecutive steps, answer ``{"s": seconds}``;
+* ``{"cmd": "block", "method": NAME, "n": N}``: run N consecutive steps, answer
+  ``{"s": wall-clock seconds, "cpu_s": CPU seconds of this process}``;
 * ``{"cmd": "info"}``: versions and threads; ``{"cmd": "quit"}`` ends the process.
 
 The settings are aihwkit's defaults except where the analogsgd side differs from them, and
@@ -27,7 +28,7 @@ every such choice is listed in the ``settings`` answer (printed and stored by th
 * Tiki-Taka: ``TransferCompound`` of two such devices, transfer every mini-batch, one column
   per transfer, γ = 0; fixed fast rate β (``scale_fast_lr=False``).
 
-Imports only torch and aihwkit (not analogsgd), so it runs in aihwkit's venv.
+Imports only torch, aihwkit and ``_timing`` (not analogsgd), so it runs in aihwkit's venv.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import torch
+from _timing import run_block
 from torch import nn
 
 
@@ -162,11 +163,8 @@ def main() -> None:
             methods, settings = build(data)
             answer = {"methods": list(methods), "settings": settings}
         elif cmd == "block":
-            f = methods[msg["method"]]
-            t0 = time.perf_counter()
-            for _ in range(int(msg["n"])):
-                f()
-            answer = {"s": time.perf_counter() - t0}
+            wall, cpu = run_block(methods[msg["method"]], int(msg["n"]))
+            answer = {"s": wall, "cpu_s": cpu}
         else:
             answer = {"error": f"unknown command {cmd!r}"}
         sys.stdout.write(json.dumps(answer) + "\n")

@@ -19,21 +19,34 @@ from pathlib import Path
 
 import torch
 
-#: runs n consecutive steps of one method and returns the seconds they took
-Runner = Callable[[int], float]
+#: runs n consecutive steps of one method and returns (wall-clock s, CPU s of its process)
+Runner = Callable[[int], tuple[float, float]]
+
+
+def run_block(step: Callable[[], object], n: int,
+              sync: Callable[[], None] = lambda: None) -> tuple[float, float]:
+    """(wall-clock seconds, process CPU seconds) of ``n`` consecutive calls of ``step``.
+
+    The CPU time (``time.process_time``: all threads of this process) leaves out the time the
+    process waited for a core, so on a loaded machine it is the better estimate of what the step
+    costs on an idle one; ``sync`` (e.g. a CUDA synchronise) runs before each clock read.
+    """
+    sync()
+    c0, t0 = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        step()
+    sync()
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def local_runner(step: Callable[[], object], sync: Callable[[], None] = lambda: None) -> Runner:
-    """A :data:`Runner` of ``step`` in this process; ``sync`` (e.g. a CUDA synchronise) runs
-    before each clock read."""
-    def run(n: int) -> float:
-        sync()
-        t0 = time.perf_counter()
-        for _ in range(n):
-            step()
-        sync()
-        return time.perf_counter() - t0
-    return run
+    """A :data:`Runner` of ``step`` in this process."""
+    return lambda n: run_block(step, n, sync)
+
+
+def _stats(values: list[float], key: str) -> dict:
+    return {key: round(1e3 * statistics.median(values), 4),
+            f"{key}_min": round(1e3 * min(values), 4), f"{key}_max": round(1e3 * max(values), 4)}
 
 
 def block_timing(runners: dict[str, Runner], rounds: int, block: int, block_s: float = 0.25,
@@ -44,27 +57,31 @@ def block_timing(runners: dict[str, Runner], rounds: int, block: int, block_s: f
     block length n = min(``block``, max(1, round(``block_s`` / step time))), so a slow method
     is not run for minutes. Then ``rounds`` rounds each time one block of n consecutive steps
     per method, the order reversed every other round so that load from other processes is
-    spread over all methods. Per method: the median over rounds of (block time / n) in ``ms``,
-    its min and max over rounds, ``ratio`` = median / the ``baseline``'s median, ``n`` and
-    ``rounds``.
+    spread over all methods. Per method, over the rounds, of (block time / n): the median wall
+    time ``ms`` with ``ms_min`` and ``ms_max``, the same of the process CPU time (``cpu_ms``...),
+    ``ratio`` and ``cpu_ratio`` = median / the ``baseline``'s median, ``n`` and ``rounds``.
     """
     if baseline not in runners:
         raise ValueError(f"baseline {baseline!r} is not among the methods {list(runners)}")
     n: dict[str, int] = {}
     for name, run in runners.items():
         run(warmup)
-        per_step = run(warmup) / warmup
+        per_step = run(warmup)[0] / warmup
         n[name] = min(block, max(1, round(block_s / per_step))) if per_step > 0 else block
-    times: dict[str, list[float]] = {name: [] for name in runners}
+    wall: dict[str, list[float]] = {name: [] for name in runners}
+    cpu: dict[str, list[float]] = {name: [] for name in runners}
     names = list(runners)
     for r in range(rounds):
         for name in (names if r % 2 == 0 else names[::-1]):
-            times[name].append(runners[name](n[name]) / n[name])
-    med = {name: 1e3 * statistics.median(ts) for name, ts in times.items()}
-    return {name: {"ms": round(med[name], 4), "ms_min": round(1e3 * min(times[name]), 4),
-                   "ms_max": round(1e3 * max(times[name]), 4),
-                   "ratio": round(med[name] / med[baseline], 3), "n": n[name], "rounds": rounds}
-            for name in runners}
+            w, c = runners[name](n[name])
+            wall[name].append(w / n[name])
+            cpu[name].append(c / n[name])
+    out = {name: {**_stats(wall[name], "ms"), **_stats(cpu[name], "cpu_ms"), "n": n[name],
+                  "rounds": rounds} for name in runners}
+    for r in out.values():
+        r["ratio"] = round(r["ms"] / out[baseline]["ms"], 3)
+        r["cpu_ratio"] = round(r["cpu_ms"] / out[baseline]["cpu_ms"], 3)
+    return out
 
 
 def loadavg() -> str | None:
@@ -96,26 +113,31 @@ def machine_note(**extra) -> dict:
             "numba": numba_version, "loadavg_start": loadavg()}
 
 
-def over(results: dict, pairs: dict[str, str]) -> dict[str, float]:
-    """``{"name / other": median time of name over that of other}`` for every ``name: other``
-    of ``pairs`` measured in ``results``."""
-    return {f"{name} / {other}": round(results[name]["ms"] / results[other]["ms"], 3)
+def over(results: dict, pairs: dict[str, str]) -> dict[str, dict]:
+    """``{"name / other": {"wall": ratio, "cpu": ratio}}`` of the median times, for every
+    ``name: other`` of ``pairs`` measured in ``results``."""
+    return {f"{name} / {other}": {"wall": round(results[name]["ms"] / results[other]["ms"], 3),
+                                  "cpu": round(results[name]["cpu_ms"] / results[other]["cpu_ms"], 3)}
             for name, other in pairs.items() if name in results and other in results}
 
 
 def report(results: dict, batches: list[int], out: Path, width: int) -> None:
-    """Print every batch's table (ms per step: median and min–max over rounds, ratio to the
-    digital step, and the analogsgd/aihwkit ratios) and write ``results`` to ``out``."""
+    """Print every batch's table (ms per step, wall clock and process CPU: median and min–max
+    over rounds, ratio to the digital step; the analogsgd/aihwkit ratios) and write ``results``
+    to ``out``."""
     results["machine"]["loadavg_end"] = loadavg()
     for b in batches:
         rows = results["batches"][str(b)]
         print(f"\nbatch {b}: ms per step, median (min–max over rounds) of blocks of n steps")
-        print(f"{'method':{width}s} {'ms':>9s} {'(min–max)':>19s} {'× digital':>10s} {'n':>4s}")
+        print(f"{'method':{width}s} {'wall ms':>9s} {'(min–max)':>19s} {'× dig.':>7s} "
+              f"{'CPU ms':>9s} {'(min–max)':>19s} {'× dig.':>7s} {'n':>4s}")
         for name, r in rows.items():
             span = f"({r['ms_min']:.3f}–{r['ms_max']:.3f})"
-            print(f"{name:{width}s} {r['ms']:9.3f} {span:>19s} {r['ratio']:10.2f} {r['n']:4d}")
+            cspan = f"({r['cpu_ms_min']:.3f}–{r['cpu_ms_max']:.3f})"
+            print(f"{name:{width}s} {r['ms']:9.3f} {span:>19s} {r['ratio']:7.2f} "
+                  f"{r['cpu_ms']:9.3f} {cspan:>19s} {r['cpu_ratio']:7.2f} {r['n']:4d}")
         for pair, ratio in results.get("over_aihwkit", {}).get(str(b), {}).items():
-            print(f"{pair}: {ratio:.2f}")
+            print(f"{pair}: {ratio['wall']:.2f} (wall), {ratio['cpu']:.2f} (CPU)")
     print(f"\nload average (1, 5, 15 min): start {results['machine']['loadavg_start']}, "
           f"end {results['machine']['loadavg_end']}")
     out.parent.mkdir(parents=True, exist_ok=True)
