@@ -1,25 +1,30 @@
-"""Speed of one training step of a 784-256-10 network, as a ratio to the digital step.
+"""Speed of one training step of a 784-256-10 network: analogsgd, aihwkit and digital torch.
 
-One thread on the CPU (and the same on a CUDA GPU when one is present and asked for). For each
-batch size (1, 10, 64) a step is: forward through Linear(784, 256)-sigmoid-Linear(256, 10),
-cross-entropy, backward, optimizer step. Methods:
+One thread on the CPU (``--device cuda`` runs the analogsgd side on a GPU). For each batch size
+(1, 10, 64) a step is: forward through Linear(784, 256)-sigmoid-Linear(256, 10), cross-entropy,
+backward, optimizer step. Methods:
 
 * ``digital``: ``torch.nn`` layers + ``torch.optim.SGD`` (the reference, ratio 1);
-* ``analog_sgd``: both layers :class:`~analogsgd.nn.AnalogLinear`, pulsed Analog SGD on
-  soft-bounds devices ±0.7, Δw_min 1e-3, read through the paper's periphery (8-bit DAC/ADC,
-  output noise 0.1, noise and iterative bound management), learnable output scale: exactly the
-  layers of ``fmnist-fcn``; trained by :class:`~analogsgd.nn.AnalogOptimizer`;
-* ``tiki_taka``: the same with Tiki-Taka v1 (fast and slow tile, one column transferred per step);
-* ``analog_sgd_ideal_io``: Analog SGD with exact reads (the cost of the update alone).
+* ``analog_sgd``: both layers :class:`~analogsgd.nn.AnalogLinear` on one tile each, pulsed
+  Analog SGD (α = 0.05) on aihwkit's default ``SoftBoundsDevice`` (±0.6, Δw_min = 1e-3, its
+  device-to-device and cycle-to-cycle spread: :func:`analogsgd.devices.presets.aihwkit_soft_bounds`),
+  aihwkit's default update (BL 31, bit-length and update management) and periphery both ways
+  (:class:`~analogsgd.crossbar.periphery.PeripheryConfig` defaults: 7-bit DAC, 9-bit ADC with
+  bound 12, output noise 0.06, abs-max noise management, iterative bound management forward),
+  digital biases, no output or weight scaling;
+* ``tiki_taka``: the same with Tiki-Taka v1 (fast and slow tile, β = 0.01, transfer α = 0.05,
+  one column per step, read through the same periphery);
+* ``analog_sgd_ideal_io``: Analog SGD with exact reads (the cost of the update alone);
+* ``aihwkit_*``: the same network and settings in aihwkit (``_aihwkit_worker.py``, run with the
+  Python of ``AIHWKIT_VENV``), same initial weights and inputs; ``aihwkit_digital`` is the
+  digital step in that process, a check that both processes time alike.
 
-Methods are interleaved round by round (load from other processes hits all alike); the median
-per-step time after a warm-up is reported with its ratio to the digital step of the same batch
-in the same run. Results go to ``benchmarks/results/networks-<device>.json``.
+Every method is timed the same way (``_timing.block_timing``): warm-up, then rounds of one block
+of consecutive steps per method, the order reversed every other round; the median per-step time
+(and its min–max over rounds) is reported in ms beside its ratio to ``digital`` of the same
+batch, and analogsgd's time over aihwkit's. Results go to ``benchmarks/results/networks-<device>.json``.
 
-For reference (IBM aihwkit on CPU, ``shared/reference/peers-and-stack.md`` §1): about 3× the
-digital step at batch 1, 6× at batch 10 and 7–8× at batch 64.
-
-Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_networks.py [--device cpu|cuda] [--repeats 40]``.
+Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_networks.py [--rounds 15] [--block 20]``.
 """
 
 from __future__ import annotations
@@ -32,17 +37,38 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import argparse
 from pathlib import Path
 
+import _aihwkit
 import torch
+from _timing import block_timing, local_runner, machine_note, over, report
 from torch import nn
 
-from analogsgd.experiments._network_analog import analog_model_and_optimizer
+from analogsgd.crossbar import TileConfig, UpdateConfig
+from analogsgd.crossbar.periphery import PeripheryConfig
+from analogsgd.devices.presets import aihwkit_soft_bounds
 from analogsgd.experiments._network_common import NetworkConfig, build_network, init_parameters
+from analogsgd.nn import AnalogLayerConfig, AnalogOptimizer, analog_layers, convert_to_analog
+from analogsgd.nn.function import AnalogContext
+from analogsgd.optim.tiki_taka import TikiTakaConfig
 from analogsgd.rng import torch_generator
 
-from _timing import interleaved_ratios, machine_note, report
-
-TAU = 0.7
-CFG = NetworkConfig(hidden=(256,))  # fmnist-fcn's settings, one hidden layer of 256
+NETWORK = NetworkConfig(hidden=(256,), activation="sigmoid")  # 784-256-10 sigmoid
+DIGITAL_LR, ALPHA, BETA = 0.1, 0.05, 0.01
+PRESET = aihwkit_soft_bounds()
+TILE = TileConfig(device=PRESET.device, variation=PRESET.variation, update=UpdateConfig(),
+                  periphery=PeripheryConfig())
+SETTINGS = {
+    "network": "784-256-10, sigmoid, cross-entropy, digital biases, one tile per layer",
+    "device": _aihwkit.DEVICE,
+    "update": _aihwkit.UPDATE,
+    "periphery": "forward and backward: 7-bit DAC (bound 1), 9-bit ADC (bound 12), output noise "
+                 "0.06, abs-max noise management; iterative bound management forward "
+                 "(max_bm_factor 1000, max_bm_res 0.25) (aihwkit IOParameters defaults)",
+    "rates": f"digital SGD lr {DIGITAL_LR}; Analog SGD α {ALPHA}; Tiki-Taka fast β {BETA} "
+             f"(fixed), transfer α {ALPHA} every mini-batch, one column, read through the "
+             "forward periphery; digital biases SGD at α",
+}
+PAIRS = {"analog_sgd": "aihwkit_analog_sgd", "tiki_taka": "aihwkit_tiki_taka",
+         "digital": "aihwkit_digital"}
 
 
 def _sync(device: torch.device) -> None:
@@ -55,54 +81,106 @@ def _step_fn(model: nn.Module, opt: torch.optim.Optimizer, x, y):
         opt.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
+    step.model = model
     return step
 
 
-def methods(batch: int, device: torch.device) -> dict:
+def update_paths(model: nn.Module) -> list[str] | None:
+    """Which implementation ran the last pulsed update of each analog tile (None if digital)."""
+    paths = {tile.last_update_path for _, layer in analog_layers(model) for tile in layer.rule.tiles}
+    return sorted(str(p) for p in paths) or None
+
+
+def network() -> nn.Sequential:
+    """The digital network with its seeded initial weights (the same for every method)."""
+    net = build_network(NETWORK, (1, 28, 28), 10)
+    init_parameters(net, torch_generator(0))
+    return net
+
+
+def analog(net: nn.Module, algorithm: str, periphery: PeripheryConfig):
+    """(analog copy of ``net``, its optimizer): gradient write at α (Analog SGD) or β
+    (Tiki-Taka), digital parameters at α."""
+    cfg = AnalogLayerConfig(algorithm=algorithm, tile=TILE.replace(periphery=periphery),
+                            tiki_taka=TikiTakaConfig(transfer_every=1, columns_per_transfer="one"),
+                            transfer_lr=ALPHA, schedule_gradient_lr=algorithm == "analog_sgd",
+                            schedule_transfer_lr=algorithm == "tiki_taka")
+    model = convert_to_analog(net, cfg, generator=1)
+    contexts = [p for p in model.parameters() if isinstance(p, AnalogContext)]
+    digital = [p for p in model.parameters() if not isinstance(p, AnalogContext)]
+    write_lr = ALPHA if algorithm == "analog_sgd" else BETA
+    return model, AnalogOptimizer([{"params": contexts, "lr": write_lr},
+                                   {"params": digital, "lr": ALPHA}], lr=write_lr)
+
+
+def inputs(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(batch)
-    x = torch.rand(batch, 1, 28, 28, generator=g).to(device)
-    y = torch.randint(0, 10, (batch,), generator=g).to(device)
+    return torch.rand(batch, 1, 28, 28, generator=g), torch.randint(0, 10, (batch,), generator=g)
 
-    def network():
-        net = build_network(CFG, (1, 28, 28), 10)
-        init_parameters(net, torch_generator(0))
-        return net.to(device)
 
-    digital = network()
-    out = {"digital": _step_fn(digital, torch.optim.SGD(digital.parameters(), lr=CFG.digital_lr), x, y)}
-    for name, cfg, alg in (("analog_sgd", CFG, "analog_sgd"), ("tiki_taka", CFG, "tiki_taka"),
-                           ("analog_sgd_ideal_io", CFG.replace(periphery="ideal"), "analog_sgd")):
-        model, opt = analog_model_and_optimizer(network(), cfg, alg, TAU, seed=1)
+def methods(batch: int, device: torch.device) -> dict:
+    x, y = (t.to(device) for t in inputs(batch))
+    digital = network().to(device)
+    out = {"digital": _step_fn(digital, torch.optim.SGD(digital.parameters(), lr=DIGITAL_LR), x, y)}
+    for name, alg, periphery in (("analog_sgd", "analog_sgd", PeripheryConfig()),
+                                 ("tiki_taka", "tiki_taka", PeripheryConfig()),
+                                 ("analog_sgd_ideal_io", "analog_sgd", PeripheryConfig.ideal())):
+        model, opt = analog(network().to(device), alg, periphery)
         out[name] = _step_fn(model, opt, x, y)
     return out
 
 
-def bench(batch: int, repeats: int, device: torch.device, warmup: int = 5) -> dict:
-    return interleaved_ratios(methods(batch, device), repeats, warmup, sync=lambda: _sync(device))
+def aihwkit_data(batch: int) -> dict:
+    """What the aihwkit worker needs to build the same methods: weights, inputs, rates."""
+    x, y = inputs(batch)
+    return {"state_dict": network().state_dict(), "x": x, "y": y, "digital_lr": DIGITAL_LR,
+            "analog_lr": ALPHA, "fast_lr": BETA}
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu, cuda, or auto (cuda when available)")
-    parser.add_argument("--repeats", type=int, default=40, help="timed steps per method and batch")
+    parser.add_argument("--rounds", type=int, default=15, help="timed blocks per method and batch")
+    parser.add_argument("--block", type=int, default=20, help="most consecutive steps per block")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 10, 64])
+    parser.add_argument("--no-aihwkit", action="store_true", help="skip the aihwkit methods")
     parser.add_argument("--out", type=Path, default=None, help="results file (default "
                         "benchmarks/results/networks-<device>.json)")
     parser.add_argument("--note", default="", help="free text stored with the results")
     args = parser.parse_args(argv)
     name = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
-    if name == "auto":
-        name = "cpu"
-    device = torch.device(name)
+    device = torch.device("cpu" if name == "auto" else name)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
     torch.set_num_threads(1)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    worker, why_not = _aihwkit.start(not args.no_aihwkit and device.type == "cpu")
     results = {"machine": machine_note(gpu=gpu), "note": args.note, "device": str(device),
-               "network": "784-256-10 sigmoid", "tau": TAU, "repeats": args.repeats, "batches": {}}
-    for b in args.batches:
-        results["batches"][str(b)] = bench(b, args.repeats, device)
-    print(f"one training step of the 784-256-10 network on {device} (median ms, ratio to digital)")
+               "settings": SETTINGS, "rounds": args.rounds, "block": args.block,
+               "aihwkit": worker.info if worker else why_not, "batches": {}, "over_aihwkit": {}}
+    print("settings (analogsgd and aihwkit alike):")
+    for key, text in SETTINGS.items():
+        print(f"  {key}: {text}")
+    try:
+        for b in args.batches:
+            steps = methods(b, device)
+            runners = {n: local_runner(f, lambda: _sync(device)) for n, f in steps.items()}
+            if worker:
+                remote, settings = worker.setup("networks", aihwkit_data(b))
+                runners.update(remote)
+                if "aihwkit_settings" not in results:
+                    results["aihwkit_settings"] = settings
+                    print("aihwkit rpu_configs (fields that differ from aihwkit's defaults):")
+                    for key, text in settings.items():
+                        print(f"  {key}: {text}")
+            results["batches"][str(b)] = block_timing(runners, args.rounds, args.block)
+            for n, f in steps.items():
+                results["batches"][str(b)][n]["path"] = update_paths(f.model)
+            results["over_aihwkit"][str(b)] = over(results["batches"][str(b)], PAIRS)
+    finally:
+        if worker:
+            worker.close()
+    print(f"\none training step of the 784-256-10 network on {device}")
     out = args.out or Path(__file__).resolve().parent / "results" / f"networks-{device.type}.json"
     report(results, args.batches, out, width=22)
     return results
