@@ -20,13 +20,13 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from analogsgd.logdomain.accelerator import LogDomainDesign  # noqa: E402
-from analogsgd.logdomain.datasets import diabetes, stream  # noqa: E402
-from analogsgd.logdomain.instances import build_instances  # noqa: E402
-from analogsgd.logdomain import kernels  # noqa: E402
-from analogsgd.logdomain.simulate import SolverConfig, simulate, simulate_lsoda  # noqa: E402
+from analogsgd.logdomain import kernels
+from analogsgd.logdomain.accelerator import LogDomainDesign
+from analogsgd.logdomain.datasets import diabetes, stream
+from analogsgd.logdomain.instances import build_instances
+from analogsgd.logdomain.simulate import SolverConfig, simulate, simulate_lsoda
 
 NUMBA = SolverConfig(integrator="ros2-numba")
 
