@@ -36,7 +36,8 @@ import torch
 from torch import nn
 
 from analogsgd.experiments._network_analog import analog_model_and_optimizer
-from analogsgd.experiments._network_common import NetworkConfig, build_network, init_parameters
+from analogsgd.experiments._network_common import NetworkConfig
+from analogsgd.experiments._network_model import build_network, init_parameters
 from analogsgd.rng import torch_generator
 
 from _timing import interleaved_ratios, machine_note, report

@@ -14,13 +14,10 @@ from analogsgd.datasets.fashion_mnist import DEBIAN_PATH
 from analogsgd.errors import ConfigError
 from analogsgd.experiments import RunContext, get_experiment
 from analogsgd.experiments._network_analog import analog_model_and_optimizer, analog_weights
-from analogsgd.experiments._network_common import (
-    NetworkConfig,
-    build_network,
-    init_parameters,
-    plan_units,
-    summarise,
-)
+from analogsgd.experiments._network_common import NetworkConfig
+from analogsgd.experiments._network_model import build_network, init_parameters
+from analogsgd.experiments._network_summary import summarise
+from analogsgd.experiments._network_units import plan_units
 from analogsgd.rng import torch_generator
 from analogsgd.runfolder import RunFolder
 

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from ..runfolder import RunFolder
-from ._network_common import LABELS, NetworkConfig, Unit
+from ._network_common import LABELS, NetworkConfig
+from ._network_units import Unit
 
 COLOURS = {"digital_sgd": "black", "analog_sgd": "tab:red", "tiki_taka": "tab:blue"}
 
