@@ -168,3 +168,97 @@ def test_element_wise_update_noise_is_lemma_1(mode):
     assert ((change.mean(0) - delta[0]).abs() <= 5 * se[0]).all()
     rounding = 0.25 * dw ** 2 * ((delta[0].abs() / dw >= PIECES) & (mode == "pulsed"))
     assert ((change.var(0) - want_var[0]).abs() <= 0.05 * want_var[0] + rounding).all()
+
+
+# -- update management in the truncated regime (aihwkit's performUpdateManagement) -------------
+def _um_samples():
+    """Five samples of x (in = 6), d (out = 5) with lr = 0.05, Δw_min = 0.01, BL = 31, g = 2:
+    k = lr·max|x|·g·max|d|/Δw_min = 5 g max|x| max|d| spans below, between (k > BL only
+    with g) and far above the limit, plus one all-zero x."""
+    gen = torch.Generator().manual_seed(11)
+    x = torch.randn(5, 6, generator=gen, dtype=F64)
+    d = torch.randn(5, 5, generator=gen, dtype=F64)
+    x[0] *= 0.3 / x[0].abs().max()            # k = 5·2·0.3·1 = 3 < 31
+    d[0] *= 1.0 / d[0].abs().max()
+    x[1] *= 1.0 / x[1].abs().max()            # lr·max|x|·max|d|/Δw_min = 20 < 31 < k = 40
+    d[1] *= 4.0 / d[1].abs().max()
+    x[2] *= 3.0 / x[2].abs().max()            # k = 5·2·3·5 = 150 ≫ 31
+    d[2] *= 5.0 / d[2].abs().max()
+    x[3] *= 0.0                               # max|x| = 0: no pulses
+    x[4] *= 2.0 / x[4].abs().max()            # k = 5·2·2·4 = 80 (40 without g)
+    d[4] *= 4.0 / d[4].abs().max()
+    return x, d, 0.05, 0.01, 31, 2.0
+
+
+def _um_closed_form(x, d, lr, dw, bl_max, g, rule):
+    """Σ_b BL_b p_bj q_bi from the closed forms, written out per sample in float64.
+
+    Below the limit (k ≤ BL) both rules give BL = ⌈k⌉ and p q BL = lr |x d|/Δw_min where no
+    probability clips. Above it (BL = BL_max): aihwkit's rule p = |x|/max|x| and
+    q = min(1, lr max|x| |d|/(Δw_min BL)); the 'both' rule p = min(1, √(k/BL) |x|/max|x|),
+    q = min(1, √(k/BL) |d|/(g max|d|)).
+    """
+    total = torch.zeros(d.shape[1], x.shape[1], dtype=F64)
+    for xb, db in zip(x, d, strict=True):
+        xm, dm = float(xb.abs().max()), float(db.abs().max())
+        if xm == 0 or dm == 0:
+            continue
+        k = lr * xm * g * dm / dw
+        bl = min(math.ceil(k), bl_max)
+        if k <= bl_max or rule == "both":
+            s = math.sqrt(k / bl)
+            p = (s * xb.abs() / xm).clamp(max=1)
+            q = (s * db.abs() / (g * dm)).clamp(max=1)
+        else:
+            p = xb.abs() / xm
+            q = (lr * xm * db.abs() / (dw * bl)).clamp(max=1)
+        total += bl * torch.outer(q, p)
+    return total
+
+
+@pytest.mark.parametrize("rule", ["aihwkit", "both"])
+def test_update_management_mean_count_matches_each_rules_closed_form(rule):
+    """The exact mean count per element (Σ_b BL p q, no sampling) equals each rule's closed form
+    to float64 rounding; the two rules differ by far more than that above the limit."""
+    x, d, lr, dw, bl_max, g = _um_samples()
+    p, q, bl = pulse_probabilities(x, d, lr, dw, bl_max, True, True, g, um_clip=rule)
+    mean = ((q * bl).T @ p)
+    torch.testing.assert_close(mean, _um_closed_form(x, d, lr, dw, bl_max, g, rule),
+                               rtol=1e-12, atol=1e-12)
+    assert bl[3].item() == 0 and bl[1].item() == 31   # max|x| = 0: BL 0; g inside k: 40 > 31
+    other = _um_closed_form(x, d, lr, dw, bl_max, g, "both" if rule == "aihwkit" else "aihwkit")
+    assert (mean - other).abs().max() > 0.1
+
+
+def test_aihwkit_rule_puts_x_at_one_and_clips_only_d():
+    """Above the limit aihwkit's rule gives p = 1 exactly at max|x|, q = k/(g BL) at max|d|
+    (clipped at 1), and the full product A·B =
+    lr/(Δw_min BL): the mean count where nothing clips is still lr |x d|/Δw_min."""
+    x, d, lr, dw, bl_max, g = _um_samples()
+    p, q, bl = pulse_probabilities(x, d, lr, dw, bl_max, True, True, g)
+    for b in (1, 2, 4):
+        assert p[b].max().item() == pytest.approx(1.0, abs=1e-15)
+        k_over_g = lr * x[b].abs().max() * d[b].abs().max() / dw    # q at max|d| = k/(g BL)
+        assert q[b].max().item() == pytest.approx(min(1.0, float(k_over_g) / bl_max), rel=1e-14)
+        free = q[b] < 1
+        want = lr * torch.outer(d[b, free].abs(), x[b].abs()) / dw
+        torch.testing.assert_close(bl[b] * torch.outer(q[b, free], p[b]), want, rtol=1e-12, atol=0)
+
+
+def test_fixed_bl_off_lengthens_the_train_as_calculateBlAB():
+    """fixed_bl=False without BL management: lr > Δw_min·BL gives A = B = 1, BL = ⌈lr/Δw_min⌉
+    (aihwkit calculateBlAB); below, BL stays desired_bl with A = B = √(lr/(Δw_min BL))."""
+    gen = torch.Generator().manual_seed(5)
+    x, d = 0.5 * torch.rand(3, 4, generator=gen, dtype=F64), 0.5 * torch.rand(3, 2, generator=gen, dtype=F64)
+    p, q, bl = pulse_probabilities(x, d, 0.505, 0.01, 31, False, False, 1.0, fixed_bl=False)
+    assert (bl == 51).all()
+    torch.testing.assert_close(p, x, rtol=0, atol=0)
+    torch.testing.assert_close(q, d, rtol=0, atol=0)
+    p, q, bl = pulse_probabilities(x, d, 0.2, 0.01, 31, False, False, 1.0, fixed_bl=False)
+    assert (bl == 31).all()
+    torch.testing.assert_close(p, x * math.sqrt(0.2 / 0.31), rtol=1e-15, atol=0)
+
+
+def test_um_clip_rejects_unknown_rule():
+    with pytest.raises(ConfigError, match="um_clip"):
+        UpdateConfig(um_clip="x_only")

@@ -6,10 +6,21 @@ pulse of sign −sign(d_bi x_bj) (descent). With A_b B_b = lr/(Δw_min BL_b) the
 pulses is lr |x_bj d_bi| / Δw_min, i.e. the mean update is −lr dᵀx (Eq. (3)–(4) of Gokmen &
 Vlasov 2016).
 
-* **BL management** (aihwkit ``update_bl_management``): BL_b = min(⌈lr·max|x_b|·max|d_b|/Δw_min⌉,
-  ``desired_bl``), at least 1.
+With k_b = lr·max|x_b|·g·max|d_b|/Δw_min (g = ``um_grad_scale``; aihwkit's ``k_val`` in
+``PulsedUpdateMetaParameter::performUpdateManagement``):
+
+* **BL management** (aihwkit ``update_bl_management``): BL_b = min(⌈k_b⌉, ``desired_bl``).
 * **Update management** (aihwkit ``update_management``): A_b and B_b are rebalanced so that
-  A_b max|x_b| = B_b max|d_b| (times ``um_grad_scale``), using both probability ranges equally.
+  A_b max|x_b| = B_b g max|d_b|, using both probability ranges equally. In the truncated regime
+  k_b > ``desired_bl`` (the wanted update needs more than BL pulses) ``um_clip`` decides what
+  clips: ``"aihwkit"`` (default, aihwkit's rule) balances against g max|d_b|·``desired_bl``/k_b,
+  so that p = |x|/max|x| (exactly 1 at max|x|) and only q = min(1, lr max|x| |d|/(Δw_min BL))
+  clips; ``"both"`` balances against g max|d_b| as below the limit, so that p and q both reach
+  √(k_b/BL_b) > 1 at their maxima and both clip.
+* A sample with max|x_b| = 0 or max|d_b| = 0 gets BL_b = 0 (no pulses) under either management.
+* Without BL management BL_b = ``desired_bl`` and A = B = √(lr/(Δw_min BL)) (aihwkit
+  ``fixed_bl=True``); with ``fixed_bl=False`` and lr > Δw_min·``desired_bl``, A = B = 1 and
+  BL = ⌈lr/Δw_min⌉ (aihwkit's ``calculateBlAB``).
 
 Two counting methods give, per element, the numbers of up and down pulses of the batch:
 
@@ -30,6 +41,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..errors import ConfigError
+
 
 @dataclass
 class PulseCounts:
@@ -39,29 +52,50 @@ class PulseCounts:
     n_down: Tensor
 
 
+#: what clips in the truncated regime under update management (see the module docstring)
+UM_CLIP = ("aihwkit", "both")
+
+
 def pulse_probabilities(x: Tensor, d: Tensor, lr: float | Tensor, dw_min: float, desired_bl: int,
-                        bl_management: bool, update_management: bool, um_grad_scale: float):
+                        bl_management: bool, update_management: bool, um_grad_scale: float,
+                        um_clip: str = "aihwkit", fixed_bl: bool = True):
     """Coincidence probabilities p (batch×in), q (batch×out) and train lengths BL (batch×1).
 
+    ``calculateBlAB`` and ``performUpdateManagement`` of aihwkit (``rpu_pulsed_meta_parameter.cpp``)
+    with the switches of the module docstring. Below the truncation, A·B = lr/(Δw_min BL) and the
+    mean count per sample is BL p q = lr |x d|/Δw_min (Eq. (3)–(4) of Gokmen & Vlasov 2016).
     ``lr`` may be a tensor broadcasting against the leading (replica) dimensions of x and d.
     """
+    if um_clip not in UM_CLIP:
+        raise ConfigError("pulse_probabilities.um_clip", um_clip, "one of " + ", ".join(map(repr, UM_CLIP)))
     x_max = x.abs().amax(dim=-1, keepdim=True)
     d_max = d.abs().amax(dim=-1, keepdim=True)
     lr = torch.as_tensor(lr, dtype=x.dtype, device=x.device)
     if lr.dim() == 1:  # one learning rate per replica
         lr = lr.reshape(-1, 1, 1)
+    d_val = um_grad_scale * d_max
+    k = lr * x_max * d_val / dw_min                              # aihwkit's k_val
     if bl_management:
-        bl = torch.ceil(lr * x_max * d_max / dw_min).clamp(1, desired_bl)
+        bl = torch.ceil(k).clamp(1, desired_bl)
+        base = torch.sqrt(lr / (dw_min * bl))
+    elif not fixed_bl and bool((lr > dw_min * desired_bl).any()):
+        long = lr > dw_min * desired_bl                          # A = B = 1, BL = ⌈lr/Δw_min⌉
+        bl = torch.where(long, torch.ceil(lr / dw_min).clamp(min=1), float(desired_bl))
+        base = torch.where(long, 1.0, torch.sqrt(lr / (dw_min * desired_bl)))
     else:
         bl = torch.full_like(x_max, float(desired_bl))
-    base = torch.sqrt(lr / (dw_min * bl))
+        base = torch.sqrt(lr / (dw_min * bl))
     if update_management:
+        if um_clip == "aihwkit":                                 # x reaches 1 at max|x|, d clips
+            d_val = d_val * torch.where(k > desired_bl, desired_bl / k.clamp(min=desired_bl), 1.0)
         safe_x = torch.where(x_max > 0, x_max, torch.ones_like(x_max))
-        safe_d = torch.where(d_max > 0, d_max, torch.ones_like(d_max))
-        ratio = torch.sqrt(um_grad_scale * safe_d / safe_x)
+        safe_d = torch.where(d_val > 0, d_val, torch.ones_like(d_val))
+        ratio = torch.sqrt(safe_d / safe_x)
         a, b = base * ratio, base / ratio
     else:
         a, b = base, base
+    if bl_management or update_management:                      # aihwkit: BL = 0, no pulses
+        bl = torch.where((x_max > 0) & (d_max > 0), bl, 0.0)
     p = (a * x.abs()).clamp(max=1.0)
     q = (b * d.abs()).clamp(max=1.0)
     return p, q, bl.expand_as(x_max)

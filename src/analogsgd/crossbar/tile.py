@@ -30,8 +30,14 @@ from ..errors import ConfigError
 from ..rng import torch_generator
 from . import fused
 from .periphery import PeripheryConfig, analog_mvm
+from .pulse_trains import (
+    COUNTING,
+    UM_CLIP,
+    batch_moments,
+    pulse_probabilities,
+    stochastic_pulse_counts,
+)
 from .replicas import per_replica
-from .pulse_trains import COUNTING, batch_moments, pulse_probabilities, stochastic_pulse_counts
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +51,15 @@ class UpdateConfig(Config):
     desired_bl: int = param(31, "BL: maximal pulse-train length (slots) per sample", POSITIVE_INT)
     bl_management: bool = param(True, "shorten BL to ⌈lr·|x|max·|d|max/Δw_min⌉ per sample", IsBool())
     update_management: bool = param(True, "balance the row/column probabilities per sample", IsBool())
-    um_grad_scale: float = param(1.0, "scale of the update-management balance", POSITIVE)
+    um_grad_scale: float = param(1.0, "g: update management balances A max|x| = B g max|d|; also "
+                                 "scales k = lr max|x| g max|d|/Δw_min (aihwkit um_grad_scale)",
+                                 POSITIVE)
+    um_clip: str = param("aihwkit", "update management where k > desired_bl: 'aihwkit' (x reaches "
+                         "probability 1 at max|x|, only d clips) or 'both' (x and d both clip)",
+                         OneOf(UM_CLIP))
+    fixed_bl: bool = param(True, "without BL management: BL = desired_bl always (True, aihwkit's "
+                           "default) or BL = ⌈lr/Δw_min⌉ with A = B = 1 when lr > Δw_min·desired_bl "
+                           "(False)", IsBool())
     counting: str = param("moments", "pulse counting: 'moments' (fast) or 'bit_trains' (exact)",
                           OneOf(tuple(COUNTING)))
     max_pulses: int = param(800, "cap on pulses per element for element-wise updates (max BL)",
@@ -140,7 +154,8 @@ class AnalogTile:
             self._expected(delta)
             return
         p, q, bl = pulse_probabilities(x, d, lr, self.devices.device.dw_min, cfg.desired_bl,
-                                       cfg.bl_management, cfg.update_management, cfg.um_grad_scale)
+                                       cfg.bl_management, cfg.update_management, cfg.um_grad_scale,
+                                       um_clip=cfg.um_clip, fixed_bl=cfg.fixed_bl)
         if (cfg.counting == "moments" and cfg.kernel == "auto"
                 and fused.supports(self.devices, self.conductance, x, d)):
             self._set_path("fused-numba")
