@@ -45,7 +45,8 @@ from torch import nn
 from analogsgd.crossbar import TileConfig, UpdateConfig
 from analogsgd.crossbar.periphery import PeripheryConfig
 from analogsgd.devices.presets import aihwkit_soft_bounds
-from analogsgd.experiments._network_common import NetworkConfig, build_network, init_parameters
+from analogsgd.experiments._network_common import NetworkConfig
+from analogsgd.experiments._network_model import build_network, init_parameters
 from analogsgd.nn import AnalogLayerConfig, AnalogOptimizer, analog_layers, convert_to_analog
 from analogsgd.nn.function import AnalogContext
 from analogsgd.optim.tiki_taka import TikiTakaConfig

@@ -335,7 +335,8 @@ def train_curve(spec: dict, data, seed: int) -> dict:
     same torch generator calls, so the same initial weights per seed), analog twin and
     optimizer (soft bounds ±τ, the paper's IO, no output scaling), the same data order."""
     from analogsgd.experiments._network_analog import analog_model_and_optimizer
-    from analogsgd.experiments._network_common import NetworkConfig, build_network, init_parameters
+    from analogsgd.experiments._network_common import NetworkConfig
+    from analogsgd.experiments._network_model import build_network, init_parameters
 
     cfg = NetworkConfig(dataset=spec["dataset"], arch=spec["arch"], hidden=(spec["hidden"],),
                         activation=spec["activation"], batch_size=spec["batch"],

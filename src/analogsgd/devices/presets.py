@@ -14,7 +14,8 @@ Sources (``reference/aimc-papers.md``):
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from .base import AbstractDevice
 from .constant_step import ConstantStep
@@ -54,6 +55,24 @@ def wu2024_mnist_soft_bounds(tau: float = 0.7) -> Preset:
     return Preset(asymmetric_linear_device(tau=tau, dw_min=1e-3), DeviceVariation())
 
 
+def wu2024_authors_soft_bounds(tau: float = 0.7) -> Preset:
+    """The device of the authors' code for §5 of Wu et al. (NeurIPS 2024) (Zhaoxian-Wu/
+    analog-training, NeurIPS-2024/S4.*-mnist-*.py): aihwkit 0.9.0's
+    ``SoftBoundsReferenceDevice(w_max=τ, w_min=−τ)`` with every other field at its default.
+
+    That is soft bounds ±τ, Δw_min = 1e-3, and aihwkit's default spread (dw_min_dtod = 0.3,
+    dw_min_std = 0.3, w_min_dtod = w_max_dtod = 0.3, up_down_dtod = 0.01, see
+    :data:`AIHWKIT_DEFAULT_VARIATION`). Its reference r (read as w − r) is
+    reference_mean + reference_std ξ = 0 at the defaults and subtract_symmetry_point is False,
+    so the read is w itself, as here. Two differences remain: aihwkit's c2c noise of this device
+    is additive, Δw = Δw_min(q(w) + σ ξ) (``mult_noise = False``), here multiplicative,
+    Δw_min q(w)(1 + σ ξ), so the noise std differs by the factor q(w) = 1 ∓ w/τ (within ±30 %
+    for |w| ≤ 0.3 τ); and aihwkit draws its spread additively per element, here as factors
+    (see :mod:`analogsgd.devices.variation`).
+    """
+    return Preset(asymmetric_linear_device(tau=tau, dw_min=1e-3), AIHWKIT_DEFAULT_VARIATION)
+
+
 def aihwkit_soft_bounds() -> Preset:
     """aihwkit's default ``SoftBoundsDevice``: Δw_min = 1e-3, bounds ±0.6, aihwkit d2d/c2c defaults.
 
@@ -89,6 +108,7 @@ def li2025_ten_state() -> Preset:
 ALL_PRESETS: dict[str, Callable[[], Preset]] = {
     "wu2024_least_squares_ald": wu2024_least_squares_ald,
     "wu2024_mnist_soft_bounds": wu2024_mnist_soft_bounds,
+    "wu2024_authors_soft_bounds": wu2024_authors_soft_bounds,
     "aihwkit_soft_bounds": aihwkit_soft_bounds,
     "aihwkit_constant_step": aihwkit_constant_step,
     "li2025_four_state": li2025_four_state,

@@ -2,9 +2,11 @@
 
 Every ``nn.Linear``/``nn.Conv2d`` becomes an :class:`~analogsgd.nn.AnalogLinear` /
 :class:`~analogsgd.nn.AnalogConv2d` holding the same initial weights, on soft-bounds devices with
-bounds ±τ and Δw_min (the ALD of Eq. (3) of Wu et al., NeurIPS 2024), read through the paper's
-periphery (:meth:`~analogsgd.crossbar.periphery.PeripheryConfig.paper`) or exactly. Each layer's
-tiles get their own seed.
+bounds ±τ and Δw_min (the ALD of Eq. (3) of Wu et al., NeurIPS 2024; with ``device='authors'``
+plus aihwkit's default device spread, :func:`~analogsgd.devices.presets.wu2024_authors_soft_bounds`),
+read through the paper's periphery (:meth:`~analogsgd.crossbar.periphery.PeripheryConfig.paper`),
+aihwkit's default one, or exactly. Each layer's tiles get their own seed and draw their own
+device-to-device spread.
 
 Learning rates (see :mod:`analogsgd.nn.config`): the optimizer's lr is the gradient-write rate,
 α for Analog SGD and β (``fast_lr``) for Tiki-Taka, whose transfer rate α is the layer config's
@@ -27,12 +29,17 @@ def layer_config(cfg, algorithm: str, tau: float):
     from ..crossbar.periphery import PeripheryConfig
     from ..crossbar.tile import TileConfig, UpdateConfig
     from ..devices.linear_step import asymmetric_linear_device
+    from ..devices.presets import AIHWKIT_DEFAULT_VARIATION
+    from ..devices.variation import DeviceVariation
     from ..nn import AnalogLayerConfig
     from ..optim.tiki_taka import TikiTakaConfig
 
-    periphery = {"paper": PeripheryConfig.paper, "aihwkit-preset": PeripheryConfig.aihwkit_preset,
+    periphery = {"paper": PeripheryConfig.paper, "aihwkit": PeripheryConfig,
+                 "aihwkit-preset": PeripheryConfig.aihwkit_preset,
                  "ideal": PeripheryConfig.ideal}[cfg.periphery]()
-    tile = TileConfig(device=asymmetric_linear_device(tau, cfg.dw_min),
+    # 'authors' is presets.wu2024_authors_soft_bounds with the config's Δw_min
+    variation = AIHWKIT_DEFAULT_VARIATION if cfg.device == "authors" else DeviceVariation()
+    tile = TileConfig(device=asymmetric_linear_device(tau, cfg.dw_min), variation=variation,
                       update=UpdateConfig(mode=cfg.update_mode), periphery=periphery)
     tiki_taka = algorithm == "tiki_taka"
     return AnalogLayerConfig(algorithm=algorithm, tile=tile,

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from ..runfolder import RunFolder
-from ._network_common import LABELS, NetworkConfig, Unit
+from ._network_common import LABELS, NetworkConfig
+from ._network_units import Unit
 
 COLOURS = {"digital_sgd": "black", "analog_sgd": "tab:red", "tiki_taka": "tab:blue"}
 
@@ -75,7 +76,7 @@ def _report(cfg: NetworkConfig, metrics: dict, paper: dict, title: str, taus: li
              (f"{ds['name']}: {ds['n_train']} training and {ds['n_test']} test images; "
               f"{cfg.arch.upper()} {_shape(cfg)}, {cfg.activation}; batch {cfg.batch_size}; "
               f"{cfg.epochs} epochs; {cfg.n_seeds} seed(s); update '{cfg.update_mode}', "
-              f"periphery '{cfg.periphery}'."),
+              f"preset '{cfg.preset}': device '{cfg.device}', periphery '{cfg.periphery}'."),
              f"Learning rates: digital {cfg.digital_lr:g}; Analog SGD α = {cfg.analog_lr:g}; "
              f"Tiki-Taka β = {cfg.fast_lr:g} (fast), α = {cfg.analog_lr:g} (transfer, one column "
              f"every {cfg.transfer_every} mini-batch(es)); "

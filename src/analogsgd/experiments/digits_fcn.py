@@ -7,7 +7,8 @@ of Wu et al. (NeurIPS 2024) (batch 10, digital lr 0.1, α = 0.05, β = 0.01, sof
 
 from __future__ import annotations
 
-from ._network_common import WU_2024, NetworkConfig, network_experiment
+from ._network_common import NetworkConfig
+from ._network_study import WU_2024, network_experiment
 
 TITLE = "digits-fcn: 64-32-10 sigmoid FCN on scikit-learn digits"
 

@@ -7,8 +7,9 @@ below the paper's (see ``docs/networks.md``); compare the ordering, not the numb
 
 from __future__ import annotations
 
-from ._network_common import FASHION_MNIST, WU_2024, NetworkConfig, network_experiment
+from ._network_common import NetworkConfig
 from ._network_report import paper_table
+from ._network_study import FASHION_MNIST, WU_2024, network_experiment
 
 TITLE = "fmnist-cnn: conv5(16)-conv5(32)-512-128-10 tanh CNN on Fashion-MNIST"
 

@@ -8,8 +8,9 @@ Fashion-MNIST replaces MNIST (not available offline) and the budget is far below
 
 from __future__ import annotations
 
-from ._network_common import FASHION_MNIST, WU_2024, NetworkConfig, network_experiment
+from ._network_common import NetworkConfig
 from ._network_report import paper_table
+from ._network_study import FASHION_MNIST, WU_2024, network_experiment
 
 TITLE = "fmnist-fcn: 784-256-128-10 sigmoid FCN on Fashion-MNIST"
 

@@ -1,0 +1,63 @@
+"""The runs (*units*) of a network study and how each one is built.
+
+One unit is one training run: an algorithm (digital SGD, Analog SGD, Tiki-Taka), a device bound
+τ (analog only) and a seed. Every unit of the same seed starts from the same initial weights and
+sees the same mini-batch order, so the algorithms are compared pairwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..datasets import Dataset
+from ..rng import child_seeds, torch_generator
+from ._network_common import LABELS, NetworkConfig
+from ._network_model import build_network, init_parameters
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One training run."""
+
+    algorithm: str
+    tau: float | None
+    seed_index: int
+    seed: int
+
+    @property
+    def key(self) -> str:
+        tau = "" if self.tau is None else f"_tau{self.tau:g}"
+        return f"seed{self.seed_index}_{self.algorithm}{tau}"
+
+    @property
+    def label(self) -> str:
+        tau = "" if self.tau is None else f", τ={self.tau:g}"
+        return f"{LABELS[self.algorithm]}{tau}, seed {self.seed_index}"
+
+
+def plan_units(cfg: NetworkConfig, seed: int) -> list[Unit]:
+    """Every run of the study: per seed, digital once, each analog algorithm at each τ."""
+    units = []
+    for i, s in enumerate(child_seeds(seed, cfg.n_seeds)):
+        for alg in cfg.algorithms:
+            for tau in ([None] if alg == "digital_sgd" else cfg.taus):
+                units.append(Unit(alg, None if tau is None else float(tau), i, s))
+    return units
+
+
+def build_unit(cfg: NetworkConfig, unit: Unit, data: Dataset):
+    """The model, optimizer and scheduler of a unit, and its data-order generator."""
+    init_seed, order_seed, tile_seed = child_seeds(unit.seed, 3)
+    model = build_network(cfg, data.image_shape, data.n_classes)
+    init_parameters(model, torch_generator(init_seed))
+    if unit.algorithm == "digital_sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=cfg.digital_lr)
+    else:
+        from ._network_analog import analog_model_and_optimizer
+
+        model, optimizer = analog_model_and_optimizer(model, cfg, unit.algorithm, unit.tau, tile_seed)
+    scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, cfg.lr_step_epochs, cfg.lr_gamma)
+                 if cfg.lr_step_epochs else None)
+    return model, optimizer, scheduler, torch_generator(order_seed)
