@@ -158,7 +158,7 @@ def main() -> None:
         if cmd == "info":
             answer = _info()
         elif cmd == "setup":
-            data = torch.load(msg["data"], weights_only=False)
+            data = torch.load(msg["data"], weights_only=True)
             build = {"networks": network_methods, "crossbar": crossbar_methods}[msg["bench"]]
             methods, settings = build(data)
             answer = {"methods": list(methods), "settings": settings}

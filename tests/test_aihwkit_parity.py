@@ -134,6 +134,13 @@ def test_all_zero_rows_read_zero_like_aihwkit():
             ref = case[direction]
             expect_zero = direction == "backward" or case["io"]["inp_noise"] == 0
             assert all((ref["noise_std"][b] == 0) == expect_zero for b in rows), (name, direction)
+            w = torch.tensor(READS["W"], dtype=torch.float32)
+            wr = w if direction == "forward" else w.T
+            inp = torch.tensor(READS["X" if direction == "forward" else "D"], dtype=torch.float32)
+            reads = P.analog_mvm(inp.expand(8, *inp.shape), wr, io_config(case["io"], direction),
+                                 torch_generator(3), direction=direction)
+            ours_zero = bool((reads[:, rows] == 0).all())
+            assert ours_zero == expect_zero, (name, direction)
 
 
 # -- single pulsed updates -------------------------------------------------------------------------

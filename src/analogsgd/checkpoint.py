@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from .errors import AnalogSGDError, ConfigError
+from .errors import AnalogSGDError, ConfigError, first_line
 
 #: version of the checkpoint layout (file and analog layer state); bumped on any change
 FORMAT_VERSION = 1
@@ -183,11 +183,6 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module,
     return path
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """The payload of a checkpoint file, read with ``torch.load(weights_only=True)``.
 
@@ -211,11 +206,11 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
                 f"{path} is refused: it holds a pickled Python object other than tensors, "
                 f"numbers, strings, lists and dicts, and loading it could run code "
                 f"({found[0]}); analogsgd never writes such a file") from None
-        detail = next((ln for ln in lines if "Unsupported" in ln), _first_line(exc))
+        detail = next((ln for ln in lines if "Unsupported" in ln), first_line(exc))
         raise CheckpointError(f"{path} is not a readable checkpoint: {detail}") from None
     except (OSError, RuntimeError, EOFError, ValueError, TypeError, KeyError, AttributeError,
             IndexError, MemoryError) as exc:
-        raise CheckpointError(f"{path} is not a readable checkpoint: {_first_line(exc)}") from None
+        raise CheckpointError(f"{path} is not a readable checkpoint: {first_line(exc)}") from None
     version = payload.get("format_version") if isinstance(payload, dict) else None
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{path} has checkpoint format version {version!r}; this analogsgd "
@@ -289,7 +284,7 @@ def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module,
                 obj.load_state_dict(payload[name])
             except (ValueError, KeyError, TypeError, RuntimeError) as exc:
                 raise CheckpointError(f"{path}: its {name} state does not fit: "
-                                      f"{_first_line(exc)}") from None
+                                      f"{first_line(exc)}") from None
     if restore_global_rng:
         torch.set_rng_state(payload["torch_rng"])
         if payload["cuda_rng"] is not None and torch.cuda.is_available():

@@ -7,8 +7,9 @@
     analogsgd install sky130
 
 Every error of the user's making (a bad value, file or folder) is one line on standard error
-and exit status 2; a run that fails on its own (it diverges, runs out of memory, cannot write
-its results) is one line and status 3. ``--debug`` shows the traceback instead.
+and exit status 2; a missing or malformed input that the config cannot show (a dataset's files,
+the ngspice executable) and a run that fails on its own (it diverges, runs out of memory, cannot
+write its results) are one line and status 3. ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 from . import __version__
 from .checkpoint import CheckpointError
 from .config import Config, parse_value, replace_fields
-from .errors import AnalogSGDError, ConfigError
+from .errors import AnalogSGDError, ConfigError, first_line
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -342,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuntimeError as err:
         if not any(m in str(err) for m in ("can't allocate", "out of memory", "DefaultCPUAllocator")):
             raise
-        return _fail(f"out of memory ({_first_line(err)})", 3, _MEMORY_FIX)
+        return _fail(f"out of memory ({first_line(err)})", 3, _MEMORY_FIX)
     except OSError as err:
         return _fail(f"{err.strerror or err}: {err.filename}" if err.filename else err, 3)
     except KeyboardInterrupt:
@@ -350,11 +351,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _MEMORY_FIX = "try --quick, smaller sizes or fewer replicas (see `analogsgd config NAME`)"
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _fail(err, code: int, fix: str = "") -> int:

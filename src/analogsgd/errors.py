@@ -59,3 +59,9 @@ def is_real_number(value: Any) -> bool:
 
 def is_finite_number(value: Any) -> bool:
     return is_real_number(value) and math.isfinite(value)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

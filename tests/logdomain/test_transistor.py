@@ -32,7 +32,7 @@ def test_decade_slope_is_n_ut_ln10(params):
 
 
 def test_generic_set_matches_bsim3_card_slope():
-    # peers-and-stack §3: the BSIM3 card measures 71.4 mV/dec (n = 1.20) at room temperature
+    # the generic BSIM3 card (docs/spice.md) measures 71.4 mV/dec (n = 1.20) at room temperature
     assert tr.decade_slope_v(tr.generic_bsim3()) * 1e3 == pytest.approx(71.4, abs=0.3)
 
 

@@ -37,10 +37,10 @@ def test_fit_recovers_parameters_of_ekv_generated_data():
 
 @pytest.mark.ngspice
 def test_fit_to_generic_card_within_few_percent_over_four_decades(fit):
-    # the requirement: a few % over at least four decades of subthreshold current
+    # the fit must hold within a few % over at least four decades of subthreshold current
     assert fit.decades >= 4.0
     assert fit.max_rel_err_pct < 3.0
-    # peers-and-stack §3 measured 71.4 mV/decade on this card: n = 71.4 mV/(U_T ln 10) = 1.199,
+    # 71.4 mV/decade was measured on this card (docs/spice.md): n = 71.4 mV/(U_T ln 10) = 1.199,
     # three significant figures, hence ±0.005
     n_ref = 71.4e-3 / (float(thermal_voltage(300.15)) * math.log(10.0))
     assert fit.params.n == pytest.approx(n_ref, abs=5e-3)

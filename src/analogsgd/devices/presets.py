@@ -3,7 +3,7 @@
 A preset returns a :class:`Preset`: the nominal device and its :class:`DeviceVariation`
 (device-to-device spread, cycle-to-cycle noise). Unpack it as ``device, variation = preset()``.
 
-Sources (``reference/aimc-papers.md``):
+Sources (see docs/devices.md):
 
 * Wu et al., "Towards Exact Gradient-based Training on Analog In-memory Computing",
   NeurIPS 2024, arXiv 2406.12774 (Fig. 1 least squares; §5 MNIST).

@@ -1,6 +1,6 @@
 """Device-to-device (d2d) spread drawn once per element, and cycle-to-cycle (c2c) noise per pulse.
 
-Following aihwkit's pulsed devices (see ``reference/aimc-papers.md`` §1):
+Following aihwkit's pulsed devices (see docs/devices.md):
 
 * step size: Δw_ij = Δw_min · (1 + σ_d2d ξ) · (1 ± β_ij), β_ij = ``up_down`` + ``up_down_d2d`` ξ';
 * bounds: τ_max,ij = τ_max (1 + σ_max ξ''), τ_min,ij = τ_min (1 + σ_min ξ''');

@@ -9,6 +9,7 @@ from ..config import Config, InstanceOf, Interval, NumberList, param
 from ..errors import ConfigError
 from ..logdomain import cost
 from ..logdomain.accelerator import LogDomainDesign
+from ..logdomain.mapping import eta_range
 from . import _logdomain_common as common
 from .base import Experiment, RunContext
 
@@ -28,6 +29,13 @@ class CostConfig(Config):
     design: LogDomainDesign = param(LogDomainDesign(), "the accelerator design",
                                      InstanceOf(LogDomainDesign))
     compact_c_w_f: float = param(1e-12, "storage capacitor of the compact variant, F", Interval(1e-15, 1e-9))
+
+    def check_invariants(self) -> None:
+        lo, hi = eta_range(self.design)
+        if not any(lo <= eta <= hi for eta in self.etas):
+            raise ConfigError("CostConfig.etas", self.etas,
+                              f"at least one η within [{lo:.3g}, {hi:.3g}], the nominal design's "
+                              "realisable range", "The summary is given at the smallest such η.")
 
 
 def run(config: CostConfig, ctx: RunContext) -> dict:

@@ -37,9 +37,10 @@ class MonteCarloConfig(Config):
                                      Interval(0, 100000, integer=True))
     variant_device_um: float = param(10.0, "W = L of translinear/mirror devices in the large-device "
                                      "variant, µm", Interval(0.1, 100.0))
-    variant_i_u_a: float = param(10e-9, "I_u of the large-device variant, A; every other current and C "
-                                 "scale with it, so that η, λ and the settling rule's η_min stay "
-                                 "realisable", Interval(1e-12, 1e-6))
+    variant_i_u_a: float = param(10e-9, "I_u of the large-device variant, A; I_qw, I_qx, I_qe, I_τ "
+                                 "and C scale with it (the floor, leakage and minimum currents do "
+                                 "not), so that η, λ and the settling rule's η_min stay realisable",
+                                 Interval(1e-12, 1e-6))
     variant_instances: int = param(300, "instances of the large-device variant at 27 °C (0: skip)",
                                    Interval(0, 100000, integer=True))
     hold_times_s: list = param(list(np.logspace(-3, 3, 25)), "retention times after training, s",
@@ -55,8 +56,17 @@ class MonteCarloConfig(Config):
 
         check_name(self.dataset, "MonteCarloConfig.dataset")
 
-        for lam in [self.lam]:  # the point must be realisable by the design, before any work
-            circuit_values(self.design, self.eta, lam)
+        # the point must be realisable by the design and by its large-device variant, before
+        # any work
+        circuit_values(self.design, self.eta, self.lam)
+        if self.variant_instances:
+            try:
+                circuit_values(_variant_design(self), self.eta, self.lam)
+            except ConfigError as err:
+                raise ConfigError("MonteCarloConfig.variant_i_u_a", self.variant_i_u_a,
+                                  f"a current at which the large-device variant realises η = "
+                                  f"{self.eta:g}, λ = {self.lam:g}",
+                                  f"The variant design says: {err}") from None
 
         if len(self.instances) != len(self.temps_c):
             raise ConfigError("MonteCarloConfig.instances", self.instances,

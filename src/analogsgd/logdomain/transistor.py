@@ -62,13 +62,13 @@ class MosParams(Config):
 
 
 def generic_bsim3() -> MosParams:
-    """Generic 180 nm-class set matching the BSIM3 card of peers-and-stack §3 (71.4 mV/dec, n=1.20)."""
+    """Generic 180 nm-class set matching the generic BSIM3 card of docs/spice.md (71.4 mV/dec, n=1.20)."""
     return MosParams(name="generic-bsim3", n=1.20, vt0_v=0.45, kp_a_per_v2=300e-6,
                      vt_tc_v_per_k=-1.0e-3, a_vt_v_um=5.0e-3, a_beta_um=0.01)
 
 
 def sky130_like() -> MosParams:
-    """sky130 nfet_01v8-like set (n ≈ 1.32 measured on the PDK models, peers-and-stack §3)."""
+    """sky130 nfet_01v8-like set (n ≈ 1.32 quoted for the PDK models; docs/spice.md measures 1.45 at V_DS = 0.3 V)."""
     return MosParams(name="sky130-like", n=1.32, vt0_v=0.42, kp_a_per_v2=270e-6,
                      vt_tc_v_per_k=-0.9e-3, a_vt_v_um=5.0e-3, a_beta_um=0.01)
 

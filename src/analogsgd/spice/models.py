@@ -50,7 +50,7 @@ def generic_bsim3_path() -> Path:
 
 
 def generic_bsim3() -> ModelCard:
-    """The generic BSIM3v3 card (level 8, version 3.3.0) of peers-and-stack §3."""
+    """The generic BSIM3v3 card (level 8, version 3.3.0) described in docs/spice.md."""
     return ModelCard("generic-bsim3", f".include {generic_bsim3_path()}", "nch", "pch",
                      description="generic BSIM3v3, tox 4 nm, vth0 0.45 V, nfactor 1.0, voff -0.08 V")
 

@@ -2,7 +2,7 @@
 
 ``ngspice -b file.cir`` in a fresh temporary folder, with a wall-clock limit; the netlist's
 ``.control`` block writes the probed vectors with ``wrdata`` (one scale column, named columns),
-which is the robust path (peers-and-stack §3: the Python wrappers mis-read BSIM3's
+which is the robust path (docs/spice.md: the Python wrappers mis-read BSIM3's
 informational messages). The executable is ``ngspice`` on ``PATH`` unless the argument or the
 environment variable ``ANALOGSGD_NGSPICE`` names another one.
 """
