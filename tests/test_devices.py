@@ -82,7 +82,7 @@ def test_n_states(name):
 def test_preset_state_counts():
     counts = {"li2025_four_state": 4, "li2025_ten_state": 10, "wu2024_least_squares_ald": 60000,
               "aihwkit_soft_bounds": 1200, "aihwkit_constant_step": 1200,
-              "wu2024_mnist_soft_bounds": 1400}
+              "wu2024_mnist_soft_bounds": 1400, "wu2024_authors_soft_bounds": 1400}
     assert set(counts) == set(ALL_PRESETS)
     for name, factory in ALL_PRESETS.items():
         device, variation = factory()
