@@ -274,7 +274,7 @@ def test_cnn_on_digits_is_refused_before_the_run_folder(tmp_path, capsys):
 @needs_fmnist
 def test_fmnist_cnn_under_the_paper_io_learns_in_a_short_run(tmp_path):
     """``fmnist-cnn --quick``'s Analog SGD units at τ = 0.6 (paper IO, two seeds, 500 test
-    images each) trained for 300 steps of batch 8 instead of 100: well above chance.
+    images each, 300 steps of batch 8): well above chance.
 
     Chance over the 2 × 500 test predictions is 10 % ± 0.95 % (binomial standard error); the
     bound 14 % is 4 standard errors above it. Measured: 46.0 % (48.8, 43.2); after 100 steps
@@ -282,7 +282,8 @@ def test_fmnist_cnn_under_the_paper_io_learns_in_a_short_run(tmp_path):
     the CNN's empty rows swamped the first layer's error signal and these units stayed at chance
     (10.0 %: 10.4, 9.6)."""
     exp = get_experiment("fmnist-cnn")
-    cfg = exp.config(quick=True).replace(algorithms=("analog_sgd",), taus=(0.6,), n_train=2400)
+    cfg = exp.config(quick=True).replace(algorithms=("analog_sgd",), taus=(0.6,))
+    assert cfg.n_train == 2400
     assert (cfg.periphery, cfg.n_seeds, cfg.n_test, cfg.epochs) == ("paper", 2, 500, 1)
     metrics = exp.run(cfg, RunContext(seed=0, out=RunFolder(tmp_path)))
     assert metrics["summary"]["test_accuracy_pct"]["analog_sgd"]["0.6"]["mean"] > 14.0
