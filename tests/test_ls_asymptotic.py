@@ -37,8 +37,9 @@ def test_summary_shows_the_papers_picture(run_dir):
     Bounds from six seeds (1–6) of this configuration (mean ± sd): digital drop 4.8 ± 0.6
     (α falls 5×), Analog SGD floor ratio 1.47 ± 0.17, analog/digital at the smallest α
     7.5 ± 1.3, plateau / ALD closed form 1.20 ± 0.07 (approached from above: the excess is the
-    O(α) noise term), Tiki-Taka/Analog 0.12 ± 0.04, measured ‖∇f‖² / 4σ²S_K 0.059 ± 0.006. Each
-    bound sits about 5 sd from the mean (or at the theory's limit where that is tighter)."""
+    O(α) noise term), Tiki-Taka/Analog 0.12 ± 0.04, measured ‖∇f‖² / 4σ²S_K 0.059 ± 0.006. The
+    bounds sit 3–6 sd from the mean (digital drop: 3 sd below,
+    clearly above the floor ratio; the others 4–6 sd), or at the theory's limit where that is tighter."""
     s = json.loads((run_dir / "metrics.json").read_text())["summary"]
     for key in ("analog_sgd_floor_ratio", "digital_drop_ratio", "analog_over_digital_at_min_alpha",
                 "tt_over_digital_at_min_alpha", "floor_measured_over_predicted"):
@@ -48,7 +49,7 @@ def test_summary_shows_the_papers_picture(run_dir):
     assert s["analog_sgd_floor_ratio"] < 0.5 * s["digital_drop_ratio"]
     assert 3.0 < s["analog_over_digital_at_min_alpha"] < 15.0
     assert 1.0 < s["analog_floor_over_closed_form"] < 1.5  # the floor is the ALD fixed point
-    assert 0.02 < s["tt_over_analog_at_min_alpha"] < 0.5
+    assert 0.02 < s["tt_over_analog_at_min_alpha"] < 0.35
     assert 0.03 < s["floor_measured_over_predicted"] < 0.1  # Theorem 2: an upper bound, loose
 
 

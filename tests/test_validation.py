@@ -87,6 +87,19 @@ def test_analog_sgd_refuses_a_bad_learning_rate(lr):
     one_line_error("AnalogSGD.lr", lambda: AnalogSGD(tile(), lr))
 
 
+def test_per_replica_learning_rates_match_the_replicas():
+    """Two rates for a tile of three replicas used to fail deep in a broadcast (a traceback)."""
+    t = tile((3, 2, 4))
+    x, d = torch.rand(3, 5, 4, dtype=F64), torch.rand(3, 5, 2, dtype=F64)
+    one_line_error("AnalogTile.update.lr", lambda: t.update(x, d, torch.tensor([0.1, 0.2])))
+    one_line_error("AnalogTile.update.lr",
+                   lambda: tile().update(torch.rand(5, 4, dtype=F64), torch.rand(5, 3, dtype=F64),
+                                         torch.tensor([0.1, 0.2])))
+    before = t.weight.clone()
+    t.update(x, d, torch.tensor([0.1, 0.2, 0.0], dtype=F64))   # one per replica: accepted
+    assert torch.equal(t.weight[2], before[2]) and not torch.equal(t.weight[0], before[0])
+
+
 def test_learning_rule_checks_every_rate():
     one_line_error("DigitalSGD.lr", lambda: DigitalSGD(torch.zeros(3, 4), math.nan))
     one_line_error("TikiTaka.fast_lr", lambda: TikiTaka(tile(), tile(seed=1), -0.1, 0.05))

@@ -205,6 +205,11 @@ class AnalogTile:
                               f"and d {tuple(d.shape[:-2])}",
                               f"dimensions that broadcast to the tile's replicas {self.shape[:-2]}")
         check_lr("AnalogTile.update.lr", lr)
+        if isinstance(lr, Tensor) and lr.dim() == 1 and lr.numel() > 1 and (
+                len(self.shape) != 3 or lr.numel() != self.shape[0]):
+            raise ConfigError("AnalogTile.update.lr", f"a tensor of {lr.numel()} learning rates",
+                              f"one per replica of the tile's shape {tuple(self.shape)} (or one "
+                              "number)")
         # one sum over x and one over d: NaN/inf in either makes it non-finite (12x cheaper than
         # an isfinite mask at B = 64); only then the exact scan, which also tells an overflow of
         # the sum of finite values (accepted) from a non-finite entry

@@ -80,7 +80,8 @@ def run(config: SweepConfig, ctx: RunContext) -> dict:
     ok_disc = [eta for i, eta in enumerate(config.etas)
                if all(mt.below(float(x), CLAIM_PCT) for x in vs_disc[i])]
     worst = mt.worst(vs_ideal.ravel())
-    i_w, j_w = np.unravel_index(int(np.nanargmax(vs_ideal)), shape)
+    # the worst point is where mt.worst found it: a NaN (should one survive) counts as the worst
+    i_w, j_w = np.unravel_index(int(np.argmax(np.where(np.isnan(vs_ideal), np.inf, vs_ideal))), shape)
     summary = {
         **common.error_keys("vs_ideal_max", worst),
         "worst_point": {"eta": config.etas[i_w], "lambda": config.lams[j_w]},

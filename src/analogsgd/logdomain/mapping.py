@@ -87,6 +87,13 @@ def circuit_values(design: LogDomainDesign, eta: float, lam: float,
     if not (is_finite_number(lam) and lam >= 0):
         raise ConfigError("lambda", lam, "a finite number >= 0")
     lo, hi = eta_range(design)
+    if lo > hi:   # no η at all: the hold (or its limits) is shorter than the loops' settling
+        raise ConfigError("eta", eta, "an η this design can realise; it realises none",
+                          f"Its shortest hold that settles (settle_factor·C_node nU_T/I_loop,min, "
+                          f"I_loop,min = {design.i_loop_min_a:.3g} A) exceeds its longest "
+                          f"(t_hold_max_s = {design.t_hold_max_s:.3g} s, or the fixed hold "
+                          f"t_hold_nom_s = {design.t_hold_nom_s:.3g} s): raise the loop currents "
+                          "or lengthen the hold.")
     if not lo <= eta <= hi:
         knob = (f"hold time T within [{design.t_hold_min_s:.3g}, {design.t_hold_max_s:.3g}] s; the "
                 f"shortest is settle_factor·C_node nU_T/I_loop,min with I_loop,min = "
