@@ -44,7 +44,11 @@ class AihwkitWorker:
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.proc = subprocess.Popen([str(python), str(WORKER)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, env=env)
-        self.info = self.ask({"cmd": "info"})
+        try:
+            self.info = self.ask({"cmd": "info"})
+        except BaseException:
+            self.proc.kill()   # a worker that cannot answer is not left running
+            raise
 
     def ask(self, msg: dict) -> dict:
         self.proc.stdin.write(json.dumps(msg) + "\n")

@@ -19,6 +19,7 @@ from analogsgd.experiments.logdomain_precision import PrecisionConfig
 from analogsgd.experiments.logdomain_regression import RegressionConfig
 from analogsgd.experiments.logdomain_sweep import SweepConfig
 from analogsgd.experiments.ls_asymptotic import LsAsymptoticConfig
+from analogsgd.experiments.spice_validate import SpiceValidateConfig
 from analogsgd.logdomain.simulate import SolverConfig
 from analogsgd.nn import AnalogLayerConfig
 from analogsgd.optim import AnalogSGD, DigitalSGD, TikiTaka
@@ -41,6 +42,10 @@ def one_line_error(field: str, build) -> ConfigError:
     ("PrecisionConfig.bits_min", lambda: PrecisionConfig(bits_min=12, bits_max=8)),
     ("PrecisionConfig.bits_min", lambda: PrecisionConfig(bits_min=8, bits_max=8)),
     ("SolverConfig.k_min", lambda: SolverConfig(k_min=64, k_max=16)),
+    ("SpiceValidateConfig.bandwidth_i_tau_a",    # below I_τ: a longer hold, not a shorter one
+     lambda: SpiceValidateConfig(bandwidth_i_tau_a=2.5e-11)),
+    ("SpiceValidateConfig.bandwidth_i_tau_a",    # settle_factor would fall below its 0.01
+     lambda: SpiceValidateConfig(bandwidth_i_tau_a=5e-8)),
     ("MonteCarloConfig.hold_times_s", lambda: MonteCarloConfig(hold_times_s=[1.0, 0.1, 10.0])),
     ("MonteCarloConfig.hold_times_s", lambda: MonteCarloConfig(hold_times_s=[0.1, 1.0, 1.0])),
     ("MonteCarloConfig.temps_c", lambda: MonteCarloConfig(temps_c=[27.0, 27.0, 85.0])),

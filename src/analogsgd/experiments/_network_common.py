@@ -93,7 +93,9 @@ class NetworkConfig(Config):
     lr_gamma: float = param(0.1, "StepLR factor", Interval(0.0, 1.0, low_open=True))
     preset: str = param("paper", "where the analog settings come from: 'paper' (the prose of "
                         "§5) or 'authors' (the authors' aihwkit script: device='authors', "
-                        "periphery='aihwkit', digital_lr=0.05)", OneOf(("paper", "authors")))
+                        "periphery='aihwkit', digital_lr=0.05; each of these still at its paper "
+                        "value, an explicit one included, takes the authors' value, and a third "
+                        "value is refused)", OneOf(("paper", "authors")))
     device: str = param("paper", "'paper': soft bounds ±τ without spread (the ALD); 'authors': "
                         "aihwkit's SoftBoundsReferenceDevice(w_max=τ, w_min=−τ) with its default "
                         "device-to-device and cycle-to-cycle spread", OneOf(("paper", "authors")))

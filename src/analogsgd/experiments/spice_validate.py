@@ -18,9 +18,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..config import Config, InstanceOf, Interval, NumberList, OneOf, param
+from ..errors import ConfigError
 from ..logdomain import datasets as ds
 from ..logdomain import metrics as mt
-from ..logdomain.accelerator import LogDomainDesign
+from ..logdomain.accelerator import MIN_SETTLE_FACTOR, LogDomainDesign
 from ..logdomain.simulate import SolverConfig
 from ..rng import child_seeds, numpy_generator
 from ..spice import extract
@@ -70,6 +71,14 @@ class SpiceValidateConfig(Config):
 
         circuit_values(self.design, self.eta, self.lam)
         if self.bandwidth_i_tau_a > 0:
+            i_tau, factor = self.design.i_tau_a, self.design.settle_factor
+            lo, hi = i_tau * (1.0 + 1e-12), i_tau * factor / MIN_SETTLE_FACTOR
+            if not lo <= self.bandwidth_i_tau_a <= hi:
+                raise ConfigError("SpiceValidateConfig.bandwidth_i_tau_a", self.bandwidth_i_tau_a,
+                                  f"0 (no short-hold study) or within ({i_tau:.3g}, {hi:.3g}] A",
+                                  "The study shortens the hold by bandwidth_i_tau_a / i_tau_a > 1, "
+                                  "and relaxes the settling rule by the same factor, down to "
+                                  f"settle_factor = {MIN_SETTLE_FACTOR:g}.")
             circuit_values(short_hold_design(self), self.eta, self.lam)
 
 

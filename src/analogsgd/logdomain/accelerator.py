@@ -44,6 +44,9 @@ from .transistor import (
 COX_F_PER_UM2 = 8.4e-15
 
 
+#: the smallest settle_factor a design accepts
+MIN_SETTLE_FACTOR = 0.01
+
 @dataclass(frozen=True)
 class LogDomainDesign(Config):
     """Sizes, currents, capacitors and supply of the accelerator (defaults: docs/logdomain.md §4)."""
@@ -80,7 +83,8 @@ class LogDomainDesign(Config):
     l_dac_um: float = param(2.0, "DAC unit device length, µm", POSITIVE)
     c_wire_f: float = param(40e-15, "wiring capacitance of a translinear node, F", Interval(0.0, 1e-11))
     settle_factor: float = param(1.0, "minimum hold time in node time constants C_node nU_T/I_loop,min "
-                                 "(1: measured in ngspice, docs/spice.md §6)", Interval(0.01, 1e3))
+                                 "(1: measured in ngspice, docs/spice.md §6)",
+                                 Interval(MIN_SETTLE_FACTOR, 1e3))
     t_hold_max_s: float = param(1.0, "longest hold time per sample, s", POSITIVE)
     ptat_bias: bool = param(True, "I_τ and I_λ proportional to absolute temperature", IsBool())
     chop_gradient: bool = param(True, "rotate the four gradient paths through the quadrant roles "

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .translinear import normalised_overdrive
+
 #: simple two-transistor mirror (a cascode doubles it)
 TRANSISTORS = 2
 
@@ -30,5 +32,5 @@ def mirror_ekv(i_in, i_spec: float, vds_out_over_ut: float):
     negligible) fixes the pinch-off overdrive q of both devices; the output device at
     V_DS = ``vds_out_over_ut``·U_T carries ``I_spec[ln²(1 + e^{q/2}) − ln²(1 + e^{(q − V_DS/U_T)/2})]``.
     Its only departure from ``I_in`` is the reverse term, ≈ e^{−V_DS/U_T} in weak inversion."""
-    q = 2.0 * np.log(np.expm1(np.sqrt(np.asarray(i_in, dtype=float) / i_spec)))
+    q = normalised_overdrive(i_in, i_spec)
     return i_spec * (np.log1p(np.exp(q / 2.0)) ** 2 - np.log1p(np.exp((q - vds_out_over_ut) / 2.0)) ** 2)

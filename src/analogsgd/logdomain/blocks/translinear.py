@@ -37,7 +37,7 @@ def multiply_divide(i_a, i_b, i_c, gain=1.0):
     return gain * np.asarray(i_a) * np.asarray(i_b) / np.asarray(i_c)
 
 
-def _normalised_overdrive(i, i_spec):
+def normalised_overdrive(i, i_spec):
     """(V_P − V_S)/U_T of a saturated device carrying ``i``: the inverse of the all-region EKV
     law ``i = I_spec ln²(1 + e^{q/2})`` (Enz, Krummenacher, Vittoz 1995), ``q = 2 ln(e^{√(i/I_spec)} − 1)``;
     in weak inversion ``q → ln(i/I_spec)``."""
@@ -48,10 +48,10 @@ def multiply_divide_ekv(i_a, i_b, i_c, i_spec: float):
     """The 4-T up-down loop evaluated with the all-region EKV law of each device (saturation).
 
     Every device pair shares a gate or a source, so KVL in pinch-off voltages gives
-    ``q_out = q_a + q_b − q_c`` with ``q`` of :func:`_normalised_overdrive`, and
+    ``q_out = q_a + q_b − q_c`` with ``q`` of :func:`normalised_overdrive`, and
     ``I_out = I_spec ln²(1 + e^{q_out/2})``. In weak inversion this is ``I_a I_b/I_c``; towards
     moderate inversion each q gains ≈ √(I/I_spec), which the loop does not cancel.
     """
-    q = (_normalised_overdrive(i_a, i_spec) + _normalised_overdrive(i_b, i_spec)
-         - _normalised_overdrive(i_c, i_spec))
+    q = (normalised_overdrive(i_a, i_spec) + normalised_overdrive(i_b, i_spec)
+         - normalised_overdrive(i_c, i_spec))
     return i_spec * np.log1p(np.exp(q / 2.0)) ** 2
