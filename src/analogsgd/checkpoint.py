@@ -25,7 +25,6 @@ import json
 import math
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +148,7 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module,
     that every file written loads with ``weights_only=True``. The write is atomic and the file's
     mode follows the umask. Returns the path written.
     """
-    from .runfolder import file_mode
+    from .runfolder import atomic_write
 
     path = Path(path)
     extra = {k: ({_GENERATOR_TAG: v.get_state(), "device": str(v.device)}
@@ -167,19 +166,7 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module,
     if problem := _plain_problem(payload, "checkpoint"):
         raise TypeError(f"cannot checkpoint {problem}: only tensors, numbers, strings, None and "
                         "lists/dicts of them load back with weights_only=True")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, file_mode())
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda fh: torch.save(payload, fh), mode="wb", sync=True)
     return path
 
 

@@ -186,12 +186,12 @@ POSITIVE_INT = Interval(1, None, integer=True)
 NON_NEGATIVE_INT = Interval(0, None, integer=True)
 
 
-def check_argument(name: str, value: Any, check: Constraint, fix: str | None = None) -> Any:
+def check_argument(name: str, value: Any, check: Constraint) -> Any:
     """``value`` if it satisfies ``check``, else a :class:`ConfigError` naming the argument
     ``name`` (``"AnalogSGD.lr"``): the boundary check of a library function, the same one a
     config field gets."""
     if not check.ok(value):
-        raise ConfigError(name, _shown(value), check.describe(), fix)
+        raise ConfigError(name, _shown(value), check.describe())
     return value
 
 
