@@ -55,7 +55,7 @@ def wu2024_mnist_soft_bounds(tau: float = 0.7) -> Preset:
     return Preset(asymmetric_linear_device(tau=tau, dw_min=1e-3), DeviceVariation())
 
 
-def wu2024_authors_soft_bounds(tau: float = 0.7) -> Preset:
+def wu2024_authors_soft_bounds(tau: float = 0.7, dw_min: float = 1e-3) -> Preset:
     """The device of the authors' code for §5 of Wu et al. (NeurIPS 2024) (Zhaoxian-Wu/
     analog-training, NeurIPS-2024/S4.*-mnist-*.py): aihwkit 0.9.0's
     ``SoftBoundsReferenceDevice(w_max=τ, w_min=−τ)`` with every other field at its default.
@@ -70,7 +70,7 @@ def wu2024_authors_soft_bounds(tau: float = 0.7) -> Preset:
     for |w| ≤ 0.3 τ); and aihwkit draws its spread additively per element, here as factors
     (see :mod:`analogsgd.devices.variation`).
     """
-    return Preset(asymmetric_linear_device(tau=tau, dw_min=1e-3), AIHWKIT_DEFAULT_VARIATION)
+    return Preset(asymmetric_linear_device(tau=tau, dw_min=dw_min), AIHWKIT_DEFAULT_VARIATION)
 
 
 def aihwkit_soft_bounds() -> Preset:

@@ -29,7 +29,7 @@ def layer_config(cfg, algorithm: str, tau: float):
     from ..crossbar.periphery import PeripheryConfig
     from ..crossbar.tile import TileConfig, UpdateConfig
     from ..devices.linear_step import asymmetric_linear_device
-    from ..devices.presets import AIHWKIT_DEFAULT_VARIATION
+    from ..devices.presets import wu2024_authors_soft_bounds
     from ..devices.variation import DeviceVariation
     from ..nn import AnalogLayerConfig
     from ..optim.tiki_taka import TikiTakaConfig
@@ -37,9 +37,9 @@ def layer_config(cfg, algorithm: str, tau: float):
     periphery = {"paper": PeripheryConfig.paper, "aihwkit": PeripheryConfig,
                  "aihwkit-preset": PeripheryConfig.aihwkit_preset,
                  "ideal": PeripheryConfig.ideal}[cfg.periphery]()
-    # 'authors' is presets.wu2024_authors_soft_bounds with the config's Δw_min
-    variation = AIHWKIT_DEFAULT_VARIATION if cfg.device == "authors" else DeviceVariation()
-    tile = TileConfig(device=asymmetric_linear_device(tau, cfg.dw_min), variation=variation,
+    device, variation = (wu2024_authors_soft_bounds(tau, cfg.dw_min) if cfg.device == "authors"
+                         else (asymmetric_linear_device(tau, cfg.dw_min), DeviceVariation()))
+    tile = TileConfig(device=device, variation=variation,
                       update=UpdateConfig(mode=cfg.update_mode), periphery=periphery)
     tiki_taka = algorithm == "tiki_taka"
     return AnalogLayerConfig(algorithm=algorithm, tile=tile,
