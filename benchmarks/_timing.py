@@ -121,6 +121,16 @@ def over(results: dict, pairs: dict[str, str]) -> dict[str, dict]:
             for name, other in pairs.items() if name in results and other in results}
 
 
+def show_settings(title: str, settings: dict[str, str]) -> None:
+    """Print ``title:`` and one indented ``key: text`` line per setting."""
+    print(f"{title}:")
+    for key, text in settings.items():
+        print(f"  {key}: {text}")
+
+
+AIHWKIT_SETTINGS_TITLE = "aihwkit rpu_configs (fields that differ from aihwkit's defaults)"
+
+
 def report(results: dict, batches: list[int], out: Path, width: int) -> None:
     """Print every batch's table (ms per step, wall clock and process CPU: median and min–max
     over rounds, ratio to the digital step; the analogsgd/aihwkit ratios) and write ``results``

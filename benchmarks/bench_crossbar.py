@@ -37,7 +37,15 @@ from pathlib import Path
 
 import _aihwkit
 import torch
-from _timing import block_timing, local_runner, machine_note, over, report
+from _timing import (
+    AIHWKIT_SETTINGS_TITLE,
+    block_timing,
+    local_runner,
+    machine_note,
+    over,
+    report,
+    show_settings,
+)
 
 from analogsgd.crossbar import AnalogTile, TileConfig, UpdateConfig, fused
 from analogsgd.devices.presets import aihwkit_soft_bounds
@@ -166,18 +174,14 @@ def main(argv=None) -> dict:
     results = {"machine": machine_note(), "note": args.note, "settings": SETTINGS,
                "rounds": args.rounds, "block": args.block,
                "aihwkit": worker.info if worker else why_not, "batches": {}, "over_aihwkit": {}}
-    print("settings (analogsgd and aihwkit alike):")
-    for key, text in SETTINGS.items():
-        print(f"  {key}: {text}")
+    show_settings("settings (analogsgd and aihwkit alike)", SETTINGS)
     try:
         for b in args.batches:
             results["batches"][str(b)], settings = bench(b, args.rounds, args.block, worker)
             results["over_aihwkit"][str(b)] = over(results["batches"][str(b)], pairs())
             if settings and "aihwkit_settings" not in results:
                 results["aihwkit_settings"] = settings
-                print("aihwkit rpu_configs (fields that differ from aihwkit's defaults):")
-                for key, text in settings.items():
-                    print(f"  {key}: {text}")
+                show_settings(AIHWKIT_SETTINGS_TITLE, settings)
     finally:
         if worker:
             worker.close()

@@ -39,7 +39,15 @@ from pathlib import Path
 
 import _aihwkit
 import torch
-from _timing import block_timing, local_runner, machine_note, over, report
+from _timing import (
+    AIHWKIT_SETTINGS_TITLE,
+    block_timing,
+    local_runner,
+    machine_note,
+    over,
+    report,
+    show_settings,
+)
 from torch import nn
 
 from analogsgd.crossbar import TileConfig, UpdateConfig
@@ -159,9 +167,7 @@ def main(argv=None) -> dict:
     results = {"machine": machine_note(gpu=gpu), "note": args.note, "device": str(device),
                "settings": SETTINGS, "rounds": args.rounds, "block": args.block,
                "aihwkit": worker.info if worker else why_not, "batches": {}, "over_aihwkit": {}}
-    print("settings (analogsgd and aihwkit alike):")
-    for key, text in SETTINGS.items():
-        print(f"  {key}: {text}")
+    show_settings("settings (analogsgd and aihwkit alike)", SETTINGS)
     try:
         for b in args.batches:
             steps = methods(b, device)
@@ -171,9 +177,7 @@ def main(argv=None) -> dict:
                 runners.update(remote)
                 if "aihwkit_settings" not in results:
                     results["aihwkit_settings"] = settings
-                    print("aihwkit rpu_configs (fields that differ from aihwkit's defaults):")
-                    for key, text in settings.items():
-                        print(f"  {key}: {text}")
+                    show_settings(AIHWKIT_SETTINGS_TITLE, settings)
             results["batches"][str(b)] = block_timing(runners, args.rounds, args.block)
             for n, f in steps.items():
                 results["batches"][str(b)][n]["path"] = update_paths(f.model)
