@@ -273,13 +273,13 @@ def transfer_statistics(case: dict, column: int):
     slow = AnalogTile(shape, TileConfig(device=slow_dev, update=UpdateConfig(counting="bit_trains")),
                       torch_generator(22), devices=arr)
     lr = case["lr"]
-    rule = TikiTaka(fast, slow, fast_lr=lr, transfer_lr=case["transfer_lr"] * lr,
-                    config=TikiTakaConfig(transfer_every=1, columns_per_transfer="one"))
+    rule = TikiTaka(fast, slow, TikiTakaConfig(transfer_lr=case["transfer_lr"] * lr,
+                                               transfer_every=1, columns_per_transfer="one"))
     fast.set_weight(a.expand(shape))
     slow.set_weight(c.expand(shape))
-    rule.next_column = column
+    rule.cursor.next_column = column
     x = torch.ones(TRANSFER_REPEATS, 1, a.shape[1])
-    rule.step(x, torch.zeros(TRANSFER_REPEATS, 1, a.shape[0]))
+    rule.step(x, torch.zeros(TRANSFER_REPEATS, 1, a.shape[0]), lr)
     assert torch.equal(fast.weight, a.expand(shape))
     dc = (slow.weight - c).double()
     return (*central_moments(dc[..., column]), dc)

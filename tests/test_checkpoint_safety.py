@@ -13,7 +13,7 @@ from analogsgd.checkpoint import CheckpointError, load_checkpoint, save_checkpoi
 from analogsgd.nn import AnalogLayerConfig, AnalogLinear, AnalogOptimizer, AnalogSequential
 from analogsgd.optim import TikiTakaConfig
 
-TT = AnalogLayerConfig(algorithm="tiki_taka", tiki_taka=TikiTakaConfig(transfer_every=2))
+TT = AnalogLayerConfig(rule=TikiTakaConfig(transfer_every=2))
 
 
 class WritesMarker:

@@ -21,14 +21,14 @@ def test_analog_sgd_on_ideal_device_is_digital_sgd():
     """F ≡ 1, G ≡ 0: the compact update is exactly W − α∇f."""
     gen = torch.Generator().manual_seed(0)
     w0 = torch.randn(4, 3, generator=gen, dtype=F64)
-    digital = DigitalSGD(w0, 0.1)
+    digital = DigitalSGD(w0)
     t = tile((4, 3), IdealDevice(dw_min=1e-3))
     t.set_weight(w0)
-    analog = AnalogSGD(t, 0.1)
+    analog = AnalogSGD(t)
     for _ in range(5):
         x, d = torch.randn(2, 3, generator=gen, dtype=F64), torch.randn(2, 4, generator=gen, dtype=F64)
-        digital.step(x, d)
-        analog.step(x, d)
+        digital.step(x, d, 0.1)
+        analog.step(x, d, 0.1)
     torch.testing.assert_close(analog.weight, digital.weight, rtol=0, atol=1e-14)
 
 
@@ -36,19 +36,19 @@ def test_tiki_taka_transfer_writes_the_fast_array_onto_the_slow_one():
     """Ideal devices: after one step A = −β g and (all columns) C = α A; one column moves only j."""
     g = torch.arange(12, dtype=F64).reshape(3, 4) / 10
     for columns, moved in (("all", slice(None)), ("one", slice(0, 1))):
-        tt = TikiTaka(tile((3, 4), IdealDevice()), tile((3, 4), IdealDevice()), fast_lr=0.5,
-                      transfer_lr=0.2, config=TikiTakaConfig(columns_per_transfer=columns))
-        tt.step_dense(g)
+        tt = TikiTaka(tile((3, 4), IdealDevice()), tile((3, 4), IdealDevice()),
+                      TikiTakaConfig(transfer_lr=0.2, columns_per_transfer=columns))
+        tt.step_dense(g, 0.5)
         torch.testing.assert_close(tt.fast.weight, -0.5 * g)
         want = torch.zeros(3, 4, dtype=F64)
         want[:, moved] = 0.2 * (-0.5 * g)[:, moved]
         torch.testing.assert_close(tt.slow.weight, want, rtol=0, atol=1e-15)
-    assert tt.next_column == 1
+    assert tt.cursor.next_column == 1
 
 
 def test_tiki_taka_gradient_point_mixes_gamma():
-    tt = TikiTaka(tile((2, 2), IdealDevice()), tile((2, 2), IdealDevice()), 0.1, 0.1,
-                  TikiTakaConfig(gamma=0.5, transfer_every=1000))
+    tt = TikiTaka(tile((2, 2), IdealDevice()), tile((2, 2), IdealDevice()),
+                  TikiTakaConfig(transfer_lr=0.1, gamma=0.5, transfer_every=1000))
     tt.fast.set_weight(torch.ones(2, 2, dtype=F64))
     tt.slow.set_weight(2 * torch.ones(2, 2, dtype=F64))
     torch.testing.assert_close(tt.weight, 2.5 * torch.ones(2, 2, dtype=F64))
@@ -59,15 +59,17 @@ def _floor(alpha: float, algorithm: str, steps: int = 4000) -> float:
     problem = LeastSquares.random(8, 6, 64, 0.3, gen)
     tau, sigma = 0.6, 0.1
     lr = torch.tensor([alpha], dtype=F64)
+    rate = lr
     if algorithm == "digital":
-        rule = DigitalSGD(torch.zeros(1, 6, 8, dtype=F64), lr)
+        rule = DigitalSGD(torch.zeros(1, 6, 8, dtype=F64))
     elif algorithm == "analog":
-        rule = AnalogSGD(tile((1, 6, 8), asymmetric_linear_device(tau)), lr)
+        rule = AnalogSGD(tile((1, 6, 8), asymmetric_linear_device(tau)))
     else:
         rule = TikiTaka(tile((1, 6, 8), asymmetric_linear_device(tau), seed=1),
-                        tile((1, 6, 8), asymmetric_linear_device(tau), seed=2), fast_lr=0.1,
-                        transfer_lr=lr, config=TikiTakaConfig(columns_per_transfer="one"))
-    traj = run_least_squares(rule, problem, steps, sigma, gen, record_every=10)
+                        tile((1, 6, 8), asymmetric_linear_device(tau), seed=2),
+                        TikiTakaConfig(columns_per_transfer="one"))
+        rule.transfer_lr, rate = lr, 0.1
+    traj = run_least_squares(rule, problem, steps, sigma, gen, record_every=10, lr=rate)
     return float(traj.tail_mean(traj.loss, 0.25)), problem
 
 
@@ -96,6 +98,6 @@ def test_analog_sgd_floor_does_not_shrink_with_alpha_but_digital_and_tiki_taka_d
 def test_divergence_stops_with_a_clear_error():
     gen = torch.Generator().manual_seed(0)
     problem = LeastSquares.random(4, 3, 16, 0.3, gen)
-    rule = DigitalSGD(torch.zeros(3, 4, dtype=F64), 3.0)  # lr·L = 3 > 2: diverges
+    rule = DigitalSGD(torch.zeros(3, 4, dtype=F64))
     with pytest.raises(NonFiniteError, match="weights became non-finite at step"):
-        run_least_squares(rule, problem, 5000, 0.0, gen, record_every=1)
+        run_least_squares(rule, problem, 5000, 0.0, gen, record_every=1, lr=3.0)  # lr·L = 3 > 2

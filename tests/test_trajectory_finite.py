@@ -20,6 +20,6 @@ def test_the_first_non_finite_step_is_named_not_the_next_record():
             break
         w = w - lr * problem.gradient(w)
     assert first is not None and first % 50 != 0
-    rule = DigitalSGD(torch.zeros(3, 4), lr)
+    rule = DigitalSGD(torch.zeros(3, 4))
     with pytest.raises(NonFiniteError, match=f"weights became non-finite at step {first} "):
-        run_least_squares(rule, problem, 200, 0.0, gen, record_every=50)
+        run_least_squares(rule, problem, 200, 0.0, gen, record_every=50, lr=lr)

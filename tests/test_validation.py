@@ -22,7 +22,7 @@ from analogsgd.experiments.ls_asymptotic import LsAsymptoticConfig
 from analogsgd.experiments.spice_validate import SpiceValidateConfig
 from analogsgd.logdomain.simulate import SolverConfig
 from analogsgd.nn import AnalogLayerConfig
-from analogsgd.optim import AnalogSGD, DigitalSGD, TikiTaka
+from analogsgd.optim import AnalogSGD, DigitalSGD, TikiTaka, TikiTakaConfig
 from analogsgd.problems import LeastSquares
 
 F64 = torch.float64
@@ -89,7 +89,8 @@ def tile(shape=(3, 4), mode="expected", seed=0, device=None):
 @pytest.mark.parametrize("lr", [-1.0, math.nan, math.inf, "0.1", True,
                                 torch.tensor([0.1, math.nan]), torch.tensor([[0.1]])])
 def test_analog_sgd_refuses_a_bad_learning_rate(lr):
-    one_line_error("AnalogSGD.lr", lambda: AnalogSGD(tile(), lr))
+    x, d = torch.rand(2, 4, dtype=F64), torch.rand(2, 3, dtype=F64)
+    one_line_error("AnalogSGD.step.lr", lambda: AnalogSGD(tile()).step(x, d, lr))
 
 
 def test_per_replica_learning_rates_match_the_replicas():
@@ -106,16 +107,20 @@ def test_per_replica_learning_rates_match_the_replicas():
 
 
 def test_learning_rule_checks_every_rate():
-    one_line_error("DigitalSGD.lr", lambda: DigitalSGD(torch.zeros(3, 4), math.nan))
-    one_line_error("TikiTaka.fast_lr", lambda: TikiTaka(tile(), tile(seed=1), -0.1, 0.05))
-    one_line_error("TikiTaka.transfer_lr", lambda: TikiTaka(tile(), tile(seed=1), 0.1, math.nan))
-    one_line_error("TikiTaka.slow", lambda: TikiTaka(tile(), tile((4, 3)), 0.1, 0.05))
-    one_line_error("AnalogSGD.tile", lambda: AnalogSGD(torch.zeros(3, 4), 0.1))
-    rule = AnalogSGD(tile(), torch.tensor([0.1]))
+    g = torch.zeros(3, 4)
+    one_line_error("DigitalSGD.step.lr", lambda: DigitalSGD(torch.zeros(3, 4)).step_dense(g, math.nan))
+    one_line_error("TikiTaka.step.lr",
+                   lambda: TikiTaka(tile(), tile(seed=1)).step_dense(g.double(), -0.1))
+    one_line_error("TikiTakaConfig.transfer_lr", lambda: TikiTakaConfig(transfer_lr=math.nan))
+    one_line_error("TikiTaka.slow", lambda: TikiTaka(tile(), tile((4, 3))))
+    one_line_error("AnalogSGD.tile", lambda: AnalogSGD(torch.zeros(3, 4)))
+    one_line_error("AnalogSGD.step.initial_lr",
+                   lambda: AnalogSGD(tile()).step_dense(g.double(), 0.1, -1.0))
+    rule = TikiTaka(tile(), tile(seed=1))
 
-    def schedule():
-        rule.gradient_lr = -0.01
-    one_line_error("AnalogSGD.lr", schedule)
+    def per_tile_rate():
+        rule.transfer_lr = -0.01
+    one_line_error("TikiTaka.transfer_lr", per_tile_rate)
 
 
 # -- tile.update / apply / set_weight ----------------------------------------------------------
@@ -128,7 +133,7 @@ def test_non_finite_input_is_refused_and_leaves_the_weights(mode, bad, field, va
     before = t.conductance.clone()
     x, d = torch.ones(2, 4, dtype=F64), torch.ones(2, 3, dtype=F64)
     (x if bad == "x" else d)[1, 0] = value
-    err = one_line_error(field, lambda: AnalogSGD(t, 0.1).step(x, d))
+    err = one_line_error(field, lambda: AnalogSGD(t).step(x, d, 0.1))
     assert "1 of" in str(err)
     assert torch.equal(t.conductance, before)
 
@@ -222,15 +227,19 @@ def test_run_least_squares_and_convert_to_analog_check_their_arguments():
     from analogsgd.problems import run_least_squares
 
     problem = LeastSquares.random(4, 3, 8, 0.3, 0)
-    rule = DigitalSGD(torch.zeros(3, 4, dtype=F64), 0.1)
-    one_line_error("run_least_squares.steps", lambda: run_least_squares(rule, problem, 2.5, 0.1, 0))
+    rule = DigitalSGD(torch.zeros(3, 4, dtype=F64))
+    one_line_error("run_least_squares.steps",
+                   lambda: run_least_squares(rule, problem, 2.5, 0.1, 0, lr=0.1))
     one_line_error("run_least_squares.generator",
-                   lambda: run_least_squares(rule, problem, 10, 0.1, None))
-    one_line_error("run_least_squares.problem", lambda: run_least_squares(rule, None, 10, 0.1, 0))
+                   lambda: run_least_squares(rule, problem, 10, 0.1, None, lr=0.1))
+    one_line_error("run_least_squares.problem",
+                   lambda: run_least_squares(rule, None, 10, 0.1, 0, lr=0.1))
+    one_line_error("run_least_squares.lr",
+                   lambda: run_least_squares(rule, problem, 10, 0.1, 0, lr=math.nan))
     # an int seed draws what the seeded generator draws
-    a = run_least_squares(DigitalSGD(torch.zeros(3, 4, dtype=F64), 0.1), problem, 20, 0.1, 3)
-    b = run_least_squares(DigitalSGD(torch.zeros(3, 4, dtype=F64), 0.1), problem, 20, 0.1,
-                          torch.Generator().manual_seed(3))
+    a = run_least_squares(DigitalSGD(torch.zeros(3, 4, dtype=F64)), problem, 20, 0.1, 3, lr=0.1)
+    b = run_least_squares(DigitalSGD(torch.zeros(3, 4, dtype=F64)), problem, 20, 0.1,
+                          torch.Generator().manual_seed(3), lr=0.1)
     assert torch.equal(a.final_weight, b.final_weight)
     one_line_error("convert_to_analog.model", lambda: convert_to_analog("mlp"))
     one_line_error("convert_to_analog.per_layer", lambda: convert_to_analog(nn.Linear(2, 2), per_layer=3))

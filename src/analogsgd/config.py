@@ -180,6 +180,22 @@ class InstanceOf(Constraint):
         return "__not_a_config__"
 
 
+@dataclass(frozen=True)
+class OrNone(Constraint):
+    """None (a default decided elsewhere, e.g. "as the tile's forward read") or ``inner``."""
+
+    inner: Constraint
+
+    def ok(self, value: Any) -> bool:
+        return value is None or self.inner.ok(value)
+
+    def describe(self) -> str:
+        return f"None or {self.inner.describe()}"
+
+    def invalid_example(self) -> Any:
+        return self.inner.invalid_example()
+
+
 POSITIVE = Interval(0.0, None, low_open=True)
 NON_NEGATIVE = Interval(0.0, None)
 POSITIVE_INT = Interval(1, None, integer=True)
@@ -212,11 +228,24 @@ def param(default: Any, doc: str, check: Constraint | None = None, **kwargs: Any
     return dataclasses.field(default=default, metadata=metadata, **kwargs)
 
 
+#: every Config class by its serialised kind (``kind`` or the class name), for :func:`from_dict`
+CONFIG_KINDS: dict[str, type] = {}
+
+
 class Config:
     """Mixin for frozen config dataclasses: validates every declared constraint at construction."""
 
     #: short registry name of the class (for serialisation), defaults to the class name
     kind: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("kind") or cls.__name__
+        other = CONFIG_KINDS.get(name)
+        if other is not None and other.__qualname__ != cls.__qualname__:
+            raise TypeError(f"config kind {name!r} of {cls.__qualname__} is already taken by "
+                            f"{other.__module__}.{other.__qualname__}")
+        CONFIG_KINDS[name] = cls
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -240,6 +269,13 @@ class Config:
         """A validated copy with ``changes`` applied (unknown names are a ConfigError)."""
         return replace_fields(self, changes)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str | None = None):
+        """The config that :meth:`to_dict` wrote (nested configs rebuilt by their ``kind``),
+        validated; a field this class does not have, or a kind that is not a subclass of the
+        field's class, is one ConfigError naming its path."""
+        return _from_plain(cls, data, where or cls.__name__)
+
 
 def _to_plain(value: Any) -> Any:
     if isinstance(value, Config):
@@ -248,6 +284,52 @@ def _to_plain(value: Any) -> Any:
         return [_to_plain(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    return value
+
+
+def _from_plain(cls: type, data: Any, where: str) -> Any:
+    """Rebuild a ``cls`` (or the subclass named by ``data['kind']``) from plain JSON values."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(where, data, f"a table (dict) of {cls.__name__} fields")
+    kind = data.get("kind")
+    if kind is not None:
+        target = CONFIG_KINDS.get(kind)
+        if target is None or not issubclass(target, cls):
+            known = sorted(k for k, c in CONFIG_KINDS.items() if issubclass(c, cls))
+            raise ConfigError(f"{where}.kind", kind, "one of " + ", ".join(known))
+        cls = target
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "kind":
+            continue
+        if name not in fields:
+            raise ConfigError(f"{where}.{name}", value, "one of " + ", ".join(sorted(fields)),
+                              f"{cls.__name__} has no field {name!r}.")
+        values[name] = _value_from_plain(value, fields[name], f"{where}.{name}")
+    try:
+        return cls(**values)
+    except ConfigError as err:
+        raise ConfigError(_prefix(where, err.field.removeprefix(cls.__name__ + ".")), err.value,
+                          err.allowed, err.fix) from None
+
+
+def _value_from_plain(value: Any, f: dataclasses.Field, where: str) -> Any:
+    """A field's value from JSON: a nested config rebuilt as the class its ``InstanceOf``
+    constraint names (any subclass, by kind), lists as tuples where the default is a tuple,
+    ``'inf'``/``'nan'`` strings as floats where the default is a float."""
+    check = f.metadata.get("check")
+    if isinstance(check, OrNone):
+        if value is None:
+            return None
+        check = check.inner
+    if isinstance(check, InstanceOf) and issubclass(check.cls, Config):
+        return _from_plain(check.cls, value, where)
+    default = f.default if f.default is not dataclasses.MISSING else None
+    if isinstance(default, tuple) and isinstance(value, list):
+        return tuple(value)
+    if isinstance(default, float) and isinstance(value, str) and value in ("inf", "-inf", "nan"):
+        return float(value)
     return value
 
 

@@ -35,8 +35,8 @@ from analogsgd.optim import TikiTakaConfig
 DEVICE, VARIATION = ALL_PRESETS["aihwkit_soft_bounds"]()
 TILE = TileConfig(device=DEVICE, variation=VARIATION, periphery=PeripheryConfig.paper())
 SGD = AnalogLayerConfig(tile=TILE)
-TT = AnalogLayerConfig(algorithm="tiki_taka", tile=TILE, transfer_lr=0.1, out_scaling=True,
-                       tiki_taka=TikiTakaConfig(transfer_every=2))
+TT = AnalogLayerConfig(rule=TikiTakaConfig(transfer_lr=0.1, transfer_every=2), tile=TILE,
+                       out_scaling=True)
 
 
 def build(seed: int, sgd: AnalogLayerConfig = SGD, kernel: str = "auto"):
@@ -96,7 +96,7 @@ def test_kill_and_resume_is_bit_identical(tmp_path, kernel):
     assert_same_state(fresh.state_dict(), model.state_dict())
     assert_same_state(fresh_opt.state_dict(), opt.state_dict())
     tt = fresh[3].rule
-    assert tt.steps == k + m and tt.next_column == (k + m) // 2
+    assert tt.cursor.count == k + m and tt.cursor.next_column == (k + m) // 2
     want = "fused-numba" if fused.NUMBA_AVAILABLE and kernel == "auto" else "torch"
     assert fresh[5].rule.tile.last_update_path == want
     assert float(VARIATION.dw_min_d2d) > 0 and not torch.equal(tt.fast.devices.gain_up,
@@ -124,8 +124,8 @@ def test_config_difference_names_the_field(tmp_path):
     assert "tile.device.tau_max: checkpoint 0.6, model 0.8" in str(err.value)
     assert "AnalogConv2d '0'" in str(err.value) and "AnalogLinear '5'" in str(err.value)
 
-    tt_model = AnalogLinear(27, 10, config=SGD.replace(algorithm="tiki_taka"), generator=0)
-    with pytest.raises(ConfigMismatchError, match="algorithm: checkpoint 'tiki_taka', model 'analog_sgd'"):
+    tt_model = AnalogLinear(27, 10, config=SGD.replace(rule=TikiTakaConfig()), generator=0)
+    with pytest.raises(ConfigMismatchError, match="rule.kind: checkpoint 'tiki_taka', model 'analog_sgd'"):
         AnalogLinear(27, 10, config=SGD, generator=0).load_state_dict(tt_model.state_dict())
     with pytest.raises(ConfigMismatchError, match="in_size: checkpoint 27, model 26"):
         AnalogLinear(26, 10, config=SGD, generator=0).load_state_dict(tt_model.state_dict(),

@@ -18,6 +18,7 @@ from analogsgd.nn import (
     analog_layers,
     convert_to_analog,
 )
+from analogsgd.optim import TikiTakaConfig
 
 F64 = torch.float64
 
@@ -48,12 +49,12 @@ def test_converted_cnn_matches_the_digital_one_and_trains_one_step():
     y = torch.tensor([0, 1, 2, 1])
     want = digital(x)
     expected = TileConfig(update=UpdateConfig(mode="expected"))   # the pulsed path: test_nn_checkpoint
-    tt = AnalogLayerConfig(algorithm="tiki_taka", tile=expected)
+    tt = AnalogLayerConfig(rule=TikiTakaConfig(), tile=expected)
     model = convert_to_analog(make_cnn(), AnalogLayerConfig(tile=expected),
                               per_layer={"fc1": tt, "head": None}, generator=2)
     kinds = {name: type(m).__name__ for name, m in analog_layers(model)}
     assert kinds == {"features.0": "AnalogConv2d", "features.3": "AnalogConv2d", "fc1": "AnalogLinear"}
-    assert isinstance(model.head, nn.Linear) and model.fc1.config.algorithm == "tiki_taka"
+    assert isinstance(model.head, nn.Linear) and model.fc1.rule.kind == "tiki_taka"
     torch.testing.assert_close(model(x), want, rtol=0, atol=1e-12)   # weights within ±0.6
 
     opt = AnalogOptimizer(model.parameters(), lr=0.05)
@@ -64,7 +65,7 @@ def test_converted_cnn_matches_the_digital_one_and_trains_one_step():
     opt.step()
     assert math.isfinite(loss.item())
     for name, m in analog_layers(model):
-        moved = m.rule.fast.weight if m.config.algorithm == "tiki_taka" else m.rule.weight - before[name]
+        moved = m.rule.fast.weight if m.rule.kind == "tiki_taka" else m.rule.weight - before[name]
         assert float(moved.abs().max()) > 0, name
     assert not torch.equal(model.head.weight, head_before)
 
@@ -114,8 +115,7 @@ def test_per_layer_seeds_differ_and_are_reproducible():
 
 
 @pytest.mark.parametrize("kwargs, field", [
-    ({"algorithm": "foo"}, "AnalogLayerConfig.algorithm"),
-    ({"transfer_lr": -0.1}, "AnalogLayerConfig.transfer_lr"),
+    ({"rule": "tiki_taka"}, "AnalogLayerConfig.rule"),
     ({"out_scaling_columnwise": True}, "AnalogLayerConfig.out_scaling_columnwise"),
     ({"weight_scaling_omega": 0.6}, "AnalogLayerConfig.weight_scaling_omega"),
     ({"tile": "soft_bounds"}, "AnalogLayerConfig.tile"),

@@ -17,12 +17,13 @@ from analogsgd.nn import (
     AnalogOptimizer,
     AnalogSequential,
 )
+from analogsgd.optim import TikiTakaConfig
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
 F64 = torch.float64
-PULSED = AnalogLayerConfig(algorithm="tiki_taka", out_scaling=True,
+PULSED = AnalogLayerConfig(rule=TikiTakaConfig(), out_scaling=True,
                            tile=TileConfig(periphery=PeripheryConfig.paper()))
 
 

@@ -10,10 +10,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
+from ..optim import registry
 from ..runfolder import RunFolder
-from .ls_asymptotic import LABELS, SWEPT, curve_column
+from .ls_asymptotic import ALGORITHMS, SWEPT, curve_column
 
-COLORS = {"digital_sgd": "k", "analog_sgd": "tab:red", "tiki_taka": "tab:blue"}
+LABELS = registry.labels()
+COLORS = {alg: registry.colours()[alg] for alg in ALGORITHMS}
 
 
 def _read_curves(out: RunFolder, name: str) -> dict[str, list[float]]:

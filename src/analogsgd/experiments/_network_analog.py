@@ -24,6 +24,22 @@ from torch import nn
 from ..rng import child_seeds
 
 
+def rule_config(cfg, algorithm: str):
+    """The rule config of ``algorithm`` with the study's rates: a fast-tile rule transfers at
+    α = ``analog_lr`` every ``transfer_every`` steps (where it has that field) with aihwkit's
+    schedule (fixed β, transfer rate scaled by the schedule); other rules as registered."""
+    from ..optim import registry
+
+    cls = registry.RULES[algorithm]
+    if not cls.fast_tile:
+        return cls()
+    fields = {"transfer_lr": cfg.analog_lr, "schedule_gradient_lr": False,
+              "schedule_transfer_lr": True}
+    if "transfer_every" in cls.__dataclass_fields__:
+        fields["transfer_every"] = cfg.transfer_every
+    return cls(**fields)
+
+
 def layer_config(cfg, algorithm: str, tau: float):
     """The :class:`~analogsgd.nn.AnalogLayerConfig` of every layer of a unit."""
     from ..crossbar.periphery import PeripheryConfig
@@ -32,7 +48,6 @@ def layer_config(cfg, algorithm: str, tau: float):
     from ..devices.presets import wu2024_authors_soft_bounds
     from ..devices.variation import DeviceVariation
     from ..nn import AnalogLayerConfig
-    from ..optim.tiki_taka import TikiTakaConfig
 
     periphery = {"paper": PeripheryConfig.paper, "aihwkit": PeripheryConfig,
                  "aihwkit-preset": PeripheryConfig.aihwkit_preset,
@@ -41,12 +56,9 @@ def layer_config(cfg, algorithm: str, tau: float):
                          else (asymmetric_linear_device(tau, cfg.dw_min), DeviceVariation()))
     tile = TileConfig(device=device, variation=variation,
                       update=UpdateConfig(mode=cfg.update_mode), periphery=periphery)
-    tiki_taka = algorithm == "tiki_taka"
-    return AnalogLayerConfig(algorithm=algorithm, tile=tile,
-                             tiki_taka=TikiTakaConfig(transfer_every=cfg.transfer_every),
-                             transfer_lr=cfg.analog_lr, out_scaling=cfg.learn_out_scale,
-                             weight_scaling_omega=cfg.weight_scaling_omega,
-                             schedule_gradient_lr=not tiki_taka, schedule_transfer_lr=tiki_taka)
+    return AnalogLayerConfig(rule=rule_config(cfg, algorithm), tile=tile,
+                             out_scaling=cfg.learn_out_scale,
+                             weight_scaling_omega=cfg.weight_scaling_omega)
 
 
 def to_analog(model: nn.Sequential, config, seed: int) -> nn.Sequential:
@@ -70,10 +82,11 @@ def analog_model_and_optimizer(model: nn.Sequential, cfg, algorithm: str, tau: f
     from ..nn import AnalogOptimizer
     from ..nn.function import AnalogContext
 
-    analog = to_analog(model, layer_config(cfg, algorithm, tau), seed)
+    layer_cfg = layer_config(cfg, algorithm, tau)
+    analog = to_analog(model, layer_cfg, seed)
     contexts = [p for p in analog.parameters() if isinstance(p, AnalogContext)]
     digital = [p for p in analog.parameters() if not isinstance(p, AnalogContext)]
-    write_lr = cfg.analog_lr if algorithm == "analog_sgd" else cfg.fast_lr
+    write_lr = cfg.fast_lr if type(layer_cfg.rule).fast_tile else cfg.analog_lr
     groups = [{"params": contexts, "lr": write_lr}]
     if digital:
         groups.append({"params": digital, "lr": cfg.analog_lr})

@@ -31,10 +31,12 @@ from ..config import (
 )
 from ..datasets import DATASETS, IMAGE_SHAPES
 from ..errors import ConfigError
+from ..optim import registry
 from ._network_model import cnn_feature_map
 
+#: the rules of the paper's networks (any registered rule can be chosen)
 ALGORITHMS = ("digital_sgd", "analog_sgd", "tiki_taka")
-LABELS = {"digital_sgd": "Digital SGD", "analog_sgd": "Analog SGD", "tiki_taka": "Tiki-Taka"}
+LABELS = registry.labels()
 POS_LIST = NumberList(Interval(0.0, None, low_open=True), distinct=True)
 WIDTHS = NumberList(Interval(1, None, integer=True))
 
@@ -82,7 +84,8 @@ class NetworkConfig(Config):
                              NON_NEGATIVE_INT)
     epochs: int = param(80, "training epochs per run", POSITIVE_INT)
     batch_size: int = param(10, "mini-batch size B", POSITIVE_INT)
-    algorithms: tuple = param(ALGORITHMS, "algorithms to run", ChoiceList(ALGORITHMS))
+    algorithms: tuple = param(ALGORITHMS, "learning rules to run (registry kinds)",
+                              ChoiceList(registry.kinds()))
     taus: tuple = param((0.7, 0.78, 0.8), "τ: device bounds ±τ of the analog runs", POS_LIST)
     n_seeds: int = param(3, "independent runs (seeds) per algorithm and τ", POSITIVE_INT)
     digital_lr: float = param(0.1, "learning rate of digital SGD", POSITIVE)

@@ -6,11 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from ..optim import registry
 from ..runfolder import RunFolder
 from ._network_common import LABELS, NetworkConfig
 from ._network_units import Unit
 
-COLOURS = {"digital_sgd": "black", "analog_sgd": "tab:red", "tiki_taka": "tab:blue"}
+COLOURS = registry.colours()
 
 
 def _mean_curve(units: list[Unit], histories: dict, alg: str, tau: float | None):

@@ -21,13 +21,13 @@ from ..crossbar.tile import AnalogTile, TileConfig, UpdateConfig
 from ..devices.linear_step import asymmetric_linear_device
 from ..devices.variation import DeviceArray
 from ..errors import ConfigError
-from ..optim import AnalogSGD, DigitalSGD, TikiTaka, TikiTakaConfig
+from ..optim import LearningRule, registry
 from ..problems import LeastSquares, run_least_squares
 from ..rng import child_seeds, torch_generator
 from .base import Experiment, RunContext
 
+#: the rules the paper compares (labels and colours from the registry)
 ALGORITHMS = ("digital_sgd", "analog_sgd", "tiki_taka")
-LABELS = {"digital_sgd": "Digital SGD", "analog_sgd": "Analog SGD", "tiki_taka": "Tiki-Taka"}
 POS_LIST = NumberList(Interval(0.0, None, low_open=True), distinct=True)
 
 
@@ -125,11 +125,17 @@ def check(cfg: LsAsymptoticConfig) -> None:
 
 
 def _rule(algorithm: str, cfg: LsAsymptoticConfig, taus: list[float], lrs: torch.Tensor,
-          generator: torch.Generator):
+          generator: torch.Generator) -> tuple[LearningRule, float | torch.Tensor]:
+    """(the rule over replicas (α_r, τ_r), its gradient-write rate). The swept α is the
+    gradient rate of Digital and Analog SGD and Tiki-Taka's transfer rate (its fast rate β is
+    ``fast_lr``), as in the paper."""
     shape = (cfg.d_out, cfg.d_in)
     replicas = len(taus)
-    if algorithm == "digital_sgd":
-        return DigitalSGD(torch.zeros((replicas,) + shape, dtype=torch.float64), lrs)
+    rule_cfg = registry.config(algorithm, **(
+        {"transfer_every": 1, "columns_per_transfer": cfg.tt_columns} if algorithm == "tiki_taka"
+        else {}))
+    if not type(rule_cfg).tile_roles:
+        return rule_cfg.build((), weight=torch.zeros((replicas,) + shape, dtype=torch.float64)), lrs
     tile_cfg = TileConfig(device=asymmetric_linear_device(taus[0], cfg.dw_min),
                           update=UpdateConfig(mode=cfg.mode, max_pulses=cfg.max_pulses,
                                                desired_bl=cfg.max_pulses))
@@ -140,10 +146,11 @@ def _rule(algorithm: str, cfg: LsAsymptoticConfig, taus: list[float], lrs: torch
         return AnalogTile((replicas,) + shape, tile_cfg, generator, dtype=torch.float64,
                           devices=stack_device_arrays(arrays))
 
-    if algorithm == "analog_sgd":
-        return AnalogSGD(tile(), lrs)
-    return TikiTaka(tile(), tile(), fast_lr=cfg.fast_lr, transfer_lr=lrs,
-                    config=TikiTakaConfig(transfer_every=1, columns_per_transfer=cfg.tt_columns))
+    rule = rule_cfg.build(tuple(tile() for _ in type(rule_cfg).tile_roles))
+    if type(rule_cfg).fast_tile:
+        rule.transfer_lr = lrs
+        return rule, cfg.fast_lr
+    return rule, lrs
 
 
 #: the parameter each sweep varies (the other two are fixed), as named in the config
@@ -165,10 +172,10 @@ def _sweep(name: str, cfg: LsAsymptoticConfig, problem: LeastSquares, alphas, ta
     curves: dict = {}
     for algorithm, s in zip(ALGORITHMS, child_seeds(seed, len(ALGORITHMS))):
         gen = torch_generator(s)
-        rule = _rule(algorithm, cfg, list(taus), lrs, gen)
+        rule, lr = _rule(algorithm, cfg, list(taus), lrs, gen)
         traj = run_least_squares(rule, problem, cfg.steps, sigmas, gen, cfg.record_every,
                                  tau=torch.tensor(taus), progress=ctx.progress,
-                                 description=f"{name}: {LABELS[algorithm]}")
+                                 description=f"{name}: {registry.labels()[algorithm]}", lr=lr)
         loss_tail = traj.tail_mean(traj.loss, cfg.tail_fraction)
         grad_tail = traj.tail_mean(traj.grad_sq, cfg.tail_fraction)
         total_sigma_sq = torch.tensor(sigma_sqs, dtype=torch.float64) * cfg.d_in * cfg.d_out

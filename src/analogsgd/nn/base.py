@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from ..crossbar.tile import AnalogTile
 from ..errors import ConfigError
-from ..optim import AnalogSGD, LearningRule, TikiTaka
+from ..optim import LearningRule
 from ..rng import child_seeds, torch_generator
 from .config import AnalogLayerConfig
 from .function import AnalogContext, AnalogMatmul
@@ -55,14 +55,22 @@ def _size(layer: nn.Module, what: str, value) -> int:
 
 def build_rule(config: AnalogLayerConfig, shape: tuple[int, int], seeds: list[int],
                dtype: torch.dtype, device: torch.device | str) -> LearningRule:
-    """The layer's learning rule on fresh tiles, each with its own generator (``seeds[1:]``)."""
-    def tile(seed: int) -> AnalogTile:
-        return AnalogTile(shape, config.tile, torch_generator(seed, device), dtype=dtype, device=device)
+    """The layer's learning rule on fresh tiles, one per role of the rule config, each with its
+    own generator (``seeds[1:]``, in role order) and the tile config the rule derives for its
+    role; the seed after the tiles' seeds the rule's own draws (chopper signs)."""
+    rule_cfg = config.rule
+    roles = type(rule_cfg).tile_roles
+    tiles = tuple(AnalogTile(shape, rule_cfg.tile_config(role, config.tile),
+                             torch_generator(seed, device), dtype=dtype, device=device)
+                  for role, seed in zip(roles, seeds[1:], strict=False))
+    weight = None if roles else torch.zeros(shape, dtype=dtype, device=device)
+    return rule_cfg.build(tiles, weight=weight,
+                          generator=torch_generator(seeds[1 + len(roles)], device))
 
-    if config.algorithm == "analog_sgd":
-        return AnalogSGD(tile(seeds[1]), lr=0.0)
-    return TikiTaka(tile(seeds[1]), tile(seeds[2]), fast_lr=0.0, transfer_lr=config.transfer_lr,
-                    config=config.tiki_taka)
+
+def rule_seed_count(config: AnalogLayerConfig) -> int:
+    """Seeds a layer draws: its initial weights, one per tile, and the rule's own."""
+    return 2 + len(type(config.rule).tile_roles)
 
 
 class AnalogLayerBase(nn.Module):
@@ -79,7 +87,9 @@ class AnalogLayerBase(nn.Module):
         dtype = dtype or torch.get_default_dtype()
         device = torch.device(device or "cpu")
         self.has_bias = bool(bias)
-        seeds = child_seeds(layer_seed(generator), 3)   # init, tile A (or the tile), tile C
+        # init, one per tile (in the rule's role order), the rule's own draws; a prefix of a
+        # longer list is the same, so a rule with more tiles keeps the first tiles' seeds
+        seeds = child_seeds(layer_seed(generator), rule_seed_count(config))
         tile_in = self.in_size + (1 if bias and config.analog_bias else 0)
         self.rule = build_rule(config, (self.out_size, tile_in), seeds, dtype, device)
         self.analog_ctx = AnalogContext(torch.zeros((), dtype=dtype, device=device))
@@ -193,19 +203,14 @@ class AnalogLayerBase(nn.Module):
 
     def analog_update(self, lr: float, initial_lr: float | None = None) -> bool:
         """Write the recorded gradient onto the tiles: the rule's step ΔW = −η Σ_b d_bᵀ x_b at
-        the gradient-write rate η = ``lr`` (Tiki-Taka then transfers on its schedule). With a
-        scheduler, ``initial_lr`` is the group's lr_0: ``schedule_gradient_lr=False`` keeps
-        η = lr_0 and ``schedule_transfer_lr`` scales α by lr/lr_0. True if rows were applied."""
+        the gradient-write rate η = ``lr`` (a compound rule then transfers on its schedule).
+        With a scheduler, ``initial_lr`` is the group's lr_0, from which the rule's config
+        derives its rates (``schedule_gradient_lr``, ``schedule_transfer_lr``). True if rows
+        were applied."""
         rows = self.take_rows()
         if rows is None:
             return False
-        cfg = self.config
-        lr0 = lr if initial_lr is None else initial_lr
-        self.rule.gradient_lr = lr if cfg.schedule_gradient_lr else lr0
-        if cfg.algorithm == "tiki_taka":
-            self.rule.transfer_lr = (cfg.transfer_lr * lr / lr0 if cfg.schedule_transfer_lr
-                                     else cfg.transfer_lr)
-        self.rule.step(*rows)
+        self.rule.step(*rows, lr, initial_lr)
         return True
 
     # -- device moves -------------------------------------------------------------------------
@@ -242,7 +247,7 @@ class AnalogLayerBase(nn.Module):
 
     def extra_repr(self) -> str:
         cfg = self.config
-        parts = [f"algorithm={cfg.algorithm}", f"device={type(cfg.tile.device).__name__}",
+        parts = [f"rule={self.rule.kind}", f"device={type(cfg.tile.device).__name__}",
                  f"mode={cfg.tile.update.mode}"]
         if cfg.out_scaling:
             parts.append("out_scaling=True")

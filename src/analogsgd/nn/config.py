@@ -1,49 +1,40 @@
 """The configuration of one analog layer: learning rule, tile, output scale and bias.
 
-Learning-rate convention (one for every algorithm): the optimizer's ``lr`` (and so its
-schedule) is the learning rate of the *gradient write*, the one that multiplies Σ_b d_bᵀ x_b:
+Learning-rate convention (one for every rule, :class:`~analogsgd.optim.registry.RuleConfig`): the
+optimizer's ``lr`` (and so its schedule) is the learning rate of the *gradient write*, the one
+that multiplies Σ_b d_bᵀ x_b:
 
 * Analog SGD: α of Eq. (3) of Wu et al. (NeurIPS 2024), W ← W − α∇f through the device response;
-* Tiki-Taka: β of (TT-P), A ← A − β∇f, the fast array's rate (aihwkit's ``fast_lr``).
+* Tiki-Taka and its family: β of (TT-P), A ← A − β∇f, the fast array's rate (aihwkit's ``fast_lr``).
 
-Tiki-Taka's transfer rate α of (TT-W), C ← C + α A[:, j] e_jᵀ, is :attr:`AnalogLayerConfig.transfer_lr`.
-By default a learning-rate scheduler scales the gradient write and not the transfer. aihwkit
-does the opposite (fixed ``fast_lr``, transfer rate scaled with the optimizer's lr); set
-``schedule_gradient_lr=False, schedule_transfer_lr=True`` for that. The paper's MNIST values
-β = 0.01, α = 0.05 map to ``lr=0.01, transfer_lr=0.05`` here.
+A compound rule's transfer rate α of (TT-W), C ← C + α A[:, j] e_jᵀ, is its config's
+``transfer_lr``. By default a learning-rate scheduler scales the gradient write and not the
+transfer. aihwkit does the opposite (fixed ``fast_lr``, transfer rate scaled with the optimizer's
+lr); set the rule's ``schedule_gradient_lr=False, schedule_transfer_lr=True`` for that. The
+paper's MNIST values β = 0.01, α = 0.05 map to ``lr=0.01`` and ``TikiTakaConfig(transfer_lr=0.05)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import NON_NEGATIVE, POSITIVE, Config, InstanceOf, IsBool, OneOf, param
+from ..config import NON_NEGATIVE, Config, InstanceOf, IsBool, param
 from ..crossbar.tile import TileConfig
 from ..errors import ConfigError
-from ..optim.tiki_taka import TikiTakaConfig
-
-ALGORITHMS = ("analog_sgd", "tiki_taka")
+from ..optim.registry import RuleConfig
+from ..optim.sgd import AnalogSGDConfig
 
 
 @dataclass(frozen=True)
 class AnalogLayerConfig(Config):
     """One analog layer (a :class:`~analogsgd.nn.AnalogLinear` or :class:`~analogsgd.nn.AnalogConv2d`)."""
 
-    algorithm: str = param("analog_sgd", "learning rule: 'analog_sgd' (one tile, Eq. (3) of Wu et al. "
-                           "2024) or 'tiki_taka' (fast tile A and slow tile C, TT-v1)", OneOf(ALGORITHMS))
+    rule: RuleConfig = param(AnalogSGDConfig(), "learning rule (a registered rule config, see "
+                             "analogsgd.optim.registry; default Analog SGD on one tile)",
+                             InstanceOf(RuleConfig))
     tile: TileConfig = param(TileConfig(), "device, variation, update and periphery of every tile "
-                             "of the layer (A and C alike for Tiki-Taka)", InstanceOf(TileConfig))
-    tiki_taka: TikiTakaConfig = param(TikiTakaConfig(), "Tiki-Taka's transfer schedule and γ "
-                                      "(used when algorithm = 'tiki_taka')",
-                                      InstanceOf(TikiTakaConfig))
-    transfer_lr: float = param(0.05, "α: Tiki-Taka's transfer rate, C ← C + α A[:, j] e_jᵀ (the "
-                               "optimizer's lr is the fast rate β)", POSITIVE)
-    schedule_gradient_lr: bool = param(True, "the gradient-write rate follows the optimizer's "
-                                       "schedule (False: it stays at the group's initial lr, "
-                                       "like aihwkit's fixed fast_lr)", IsBool())
-    schedule_transfer_lr: bool = param(False, "Tiki-Taka's transfer rate follows the schedule: "
-                                       "α_t = transfer_lr · lr_t / lr_0 (aihwkit's "
-                                       "scale_transfer_lr)", IsBool())
+                             "of the layer (the rule may derive a role's tile from it, e.g. a "
+                             "transfer's update settings)", InstanceOf(TileConfig))
     out_scaling: bool = param(False, "learnable digital output scale s: y = s · (x W̄ᵀ) (aihwkit "
                               "learn_out_scaling; the paper's MNIST setting)", IsBool())
     out_scaling_columnwise: bool = param(False, "one output scale per output (column) instead of "

@@ -1,7 +1,10 @@
-"""Learning rules acting on tiles."""
+"""Learning rules acting on tiles, each a registered config (:mod:`~analogsgd.optim.registry`)."""
 
+from . import registry
 from .base import LearningRule
-from .sgd import AnalogSGD, DigitalSGD
+from .registry import RULES, RuleConfig
+from .sgd import AnalogSGD, AnalogSGDConfig, DigitalSGD, DigitalSGDConfig
 from .tiki_taka import TikiTaka, TikiTakaConfig
 
-__all__ = ["AnalogSGD", "DigitalSGD", "LearningRule", "TikiTaka", "TikiTakaConfig"]
+__all__ = ["RULES", "AnalogSGD", "AnalogSGDConfig", "DigitalSGD", "DigitalSGDConfig",
+           "LearningRule", "RuleConfig", "TikiTaka", "TikiTakaConfig", "registry"]

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from ..config import POSITIVE_INT, InstanceOf, check_argument
+from ..crossbar.replicas import check_lr
 from ..errors import check_finite
 from ..optim.base import LearningRule
 from ..progress import NullProgress, Progress
@@ -44,9 +45,11 @@ class Trajectory:
 def run_least_squares(rule: LearningRule, problem: LeastSquares, steps: int, sigma: Tensor | float,
                       generator: torch.Generator | int, record_every: int = 10,
                       tau: Tensor | float | None = None, progress: Progress | None = None,
-                      description: str = "least squares") -> Trajectory:
-    """Iterate W_{k+1} = rule(W_k, ∇f(W_k) + ε_k), ε_k ~ N(0, σ²) per entry.
+                      description: str = "least squares", *, lr) -> Trajectory:
+    """Iterate W_{k+1} = rule(W_k, ∇f(W_k) + ε_k; lr), ε_k ~ N(0, σ²) per entry.
 
+    ``lr`` is the rule's gradient-write rate (:meth:`~analogsgd.optim.base.LearningRule.step_dense`),
+    a number or one value per replica.
     ``sigma`` and ``tau`` may hold one value per replica (leading dimension of the weights);
     ``generator`` may be an int seed.
     The weights' finiteness is checked at every step (one reduction), so a divergent run stops
@@ -57,6 +60,7 @@ def run_least_squares(rule: LearningRule, problem: LeastSquares, steps: int, sig
     check_argument("run_least_squares.problem", problem, InstanceOf(LeastSquares))
     check_argument("run_least_squares.steps", steps, POSITIVE_INT)
     check_argument("run_least_squares.record_every", record_every, POSITIVE_INT)
+    check_lr("run_least_squares.lr", lr)
     generator = as_torch_generator(generator, "run_least_squares.generator")
     progress = progress or NullProgress()
     w = rule.weight
@@ -82,7 +86,7 @@ def run_least_squares(rule: LearningRule, problem: LeastSquares, steps: int, sig
             if k == steps:
                 break
             noise = sig * torch.randn(w.shape, generator=generator, dtype=w.dtype)
-            rule.step_dense(problem.gradient(w) + noise)
+            rule.step_dense(problem.gradient(w) + noise, lr)
             if (k + 1) % chunk == 0:
                 bar.advance(chunk)
     traj.saturation = sat_sum / (steps + 1) if tau_t is not None else None
