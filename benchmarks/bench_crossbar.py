@@ -91,25 +91,25 @@ def _digital(x, d):
 def _analog(x, d, mode="pulsed", kernel="auto", counting="moments"):
     tile = _tile(1, mode, kernel, counting)
     tile.set_weight(_initial_weight())
-    rule = AnalogSGD(tile, LR)
+    rule = AnalogSGD(tile)
 
     def step():
         tile.forward(x)
         tile.backward(d)
-        rule.step(x, d)
+        rule.step(x, d, LR)
     step.tile = tile
     return step
 
 
 def _tiki_taka(x, d, kernel="auto"):
     fast, slow = _tile(3, kernel=kernel), _tile(4, kernel=kernel)
-    rule = TikiTaka(fast, slow, LR, TRANSFER_LR,
-                    TikiTakaConfig(transfer_every=1, columns_per_transfer="one"))
+    rule = TikiTaka(fast, slow, TikiTakaConfig(transfer_lr=TRANSFER_LR, transfer_every=1,
+                                               columns_per_transfer="one"))
 
     def step():
         slow.forward(x)
         slow.backward(d)
-        rule.step(x, d)
+        rule.step(x, d, LR)
     step.tile = fast
     return step
 

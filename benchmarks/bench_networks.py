@@ -57,7 +57,7 @@ from analogsgd.experiments._network_common import NetworkConfig
 from analogsgd.experiments._network_model import build_network, init_parameters
 from analogsgd.nn import AnalogLayerConfig, AnalogOptimizer, analog_layers, convert_to_analog
 from analogsgd.nn.function import AnalogContext
-from analogsgd.optim.tiki_taka import TikiTakaConfig
+from analogsgd.optim import AnalogSGDConfig, TikiTakaConfig
 from analogsgd.rng import torch_generator
 
 NETWORK = NetworkConfig(hidden=(256,), activation="sigmoid")  # 784-256-10 sigmoid
@@ -110,10 +110,10 @@ def network() -> nn.Sequential:
 def analog(net: nn.Module, algorithm: str, periphery: PeripheryConfig):
     """(analog copy of ``net``, its optimizer): gradient write at α (Analog SGD) or β
     (Tiki-Taka), digital parameters at α."""
-    cfg = AnalogLayerConfig(algorithm=algorithm, tile=TILE.replace(periphery=periphery),
-                            tiki_taka=TikiTakaConfig(transfer_every=1, columns_per_transfer="one"),
-                            transfer_lr=ALPHA, schedule_gradient_lr=algorithm == "analog_sgd",
-                            schedule_transfer_lr=algorithm == "tiki_taka")
+    rule = (TikiTakaConfig(transfer_every=1, columns_per_transfer="one", transfer_lr=ALPHA,
+                           schedule_gradient_lr=False, schedule_transfer_lr=True)
+            if algorithm == "tiki_taka" else AnalogSGDConfig())
+    cfg = AnalogLayerConfig(rule=rule, tile=TILE.replace(periphery=periphery))
     model = convert_to_analog(net, cfg, generator=1)
     contexts = [p for p in model.parameters() if isinstance(p, AnalogContext)]
     digital = [p for p in model.parameters() if not isinstance(p, AnalogContext)]
