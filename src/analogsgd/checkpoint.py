@@ -33,7 +33,7 @@ import torch
 from .errors import AnalogSGDError, ConfigError, first_line
 
 #: version of the checkpoint layout (file and analog layer state); bumped on any change
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the layer config holds a rule config; transfer counters renamed
 
 _GENERATOR_TAG = "__torch_generator_state__"
 MISMATCH = "the checkpoint's layer differs from the model's"
