@@ -26,7 +26,9 @@ every such choice is listed in the ``settings`` answer (printed and stored by th
   aihwkit's default; crossbar periphery: ``is_perfect=True`` both ways (and transfer read), as
   the analogsgd crossbar benchmark reads exactly;
 * Tiki-Taka: ``TransferCompound`` of two such devices, transfer every mini-batch, one column
-  per transfer, γ = 0; fixed fast rate β (``scale_fast_lr=False``).
+  per transfer, γ = 0; fixed fast rate β (``scale_fast_lr=False``);
+* the other rules (TT-v2, c-TTv2, AGAD, mixed precision): aihwkit's ``build_config`` for that
+  algorithm on ``SoftBoundsDevice()`` with its defaults (:data:`BUILD_CONFIG_KEYS`).
 
 Imports only torch, aihwkit and ``_timing`` (not analogsgd), so it runs in aihwkit's venv.
 """
@@ -69,6 +71,25 @@ def _configs(perfect_io: bool, fast_lr: float, transfer_lr: float, scale_transfe
     return sgd, tiki_taka
 
 
+#: analogsgd rule kind -> aihwkit build_config key (its defaults for that algorithm); TT-v2 is
+#: build_config's "ttv2" (ChoppedTransferCompound without chopping), which does the same work
+#: per step as the BufferedTransferCompound analogsgd follows
+BUILD_CONFIG_KEYS = {"tiki_taka_v2": "ttv2", "chopped_tiki_taka": "c-ttv2", "agad": "agad",
+                     "mixed_precision": "mp"}
+
+
+def _build_config(key: str):
+    """aihwkit's ``build_config(key, SoftBoundsDevice())`` with the benchmark's mapping (one tile
+    per layer, digital bias) and its default IOParameters."""
+    from aihwkit.simulator.configs import build_config
+    from aihwkit.simulator.configs.devices import SoftBoundsDevice
+    from aihwkit.simulator.parameters import MappingParameter
+
+    return build_config(key, SoftBoundsDevice(), mapping=MappingParameter(
+        max_input_size=0, max_output_size=0, digital_bias=True, weight_scaling_omega=0.0,
+        learn_out_scaling=False))
+
+
 def _network_step(model: nn.Module, opt, x: torch.Tensor, y: torch.Tensor):
     def step():
         opt.zero_grad()
@@ -92,13 +113,16 @@ def network_methods(data: dict) -> tuple[dict, dict]:
     digital = digital_net()
     methods = {"digital": _network_step(digital, torch.optim.SGD(digital.parameters(),
                                                                 lr=data["digital_lr"]), x, y)}
-    for name, cfg in (("analog_sgd", sgd_cfg), ("tiki_taka", tt_cfg)):
+    own = {"analog_sgd": sgd_cfg, "tiki_taka": tt_cfg}
+    configs = {kind: own[kind] if kind in own else _build_config(BUILD_CONFIG_KEYS[kind])
+               for kind in data.get("rules", own) if kind in own or kind in BUILD_CONFIG_KEYS}
+    for name, cfg in configs.items():
         model = convert_to_analog(digital_net(), cfg)
         model.train()
         opt = AnalogSGD(model.parameters(), lr=data["analog_lr"])  # α; TT: transfer α·1.0
         opt.regroup_param_groups(model)
         methods[name] = _network_step(model, opt, x, y)
-    settings = {"analog_sgd": str(sgd_cfg), "tiki_taka": str(tt_cfg),
+    settings = {**{name: str(cfg) for name, cfg in configs.items()},
                 "optimizer": f"aihwkit.optim.AnalogSGD(lr={data['analog_lr']}); Tiki-Taka fast_lr "
                              f"β = {data['fast_lr']} fixed, transfer lr = 1.0 · lr"}
     return methods, settings

@@ -12,6 +12,8 @@ backward, optimizer step. Methods:
   (:class:`~analogsgd.crossbar.periphery.PeripheryConfig` defaults: 7-bit DAC, 9-bit ADC with
   bound 12, output noise 0.06, abs-max noise management, iterative bound management forward),
   digital biases, no output or weight scaling;
+* one method per registered analog rule (``--rules``; every one by default), with the network
+  studies' rates (:func:`analogsgd.experiments._network_analog.rule_config`), for example
 * ``tiki_taka``: the same with Tiki-Taka v1 (fast and slow tile, β = 0.01, transfer α = 0.05,
   one column per step, read through the same periphery);
 * ``analog_sgd_ideal_io``: Analog SGD with exact reads (the cost of the update alone);
@@ -53,11 +55,12 @@ from torch import nn
 from analogsgd.crossbar import TileConfig, UpdateConfig
 from analogsgd.crossbar.periphery import PeripheryConfig
 from analogsgd.devices.presets import aihwkit_soft_bounds
+from analogsgd.experiments._network_analog import rule_config
 from analogsgd.experiments._network_common import NetworkConfig
 from analogsgd.experiments._network_model import build_network, init_parameters
 from analogsgd.nn import AnalogLayerConfig, AnalogOptimizer, analog_layers, convert_to_analog
 from analogsgd.nn.function import AnalogContext
-from analogsgd.optim import AnalogSGDConfig, TikiTakaConfig
+from analogsgd.optim import registry
 from analogsgd.rng import torch_generator
 
 NETWORK = NetworkConfig(hidden=(256,), activation="sigmoid")  # 784-256-10 sigmoid
@@ -76,8 +79,6 @@ SETTINGS = {
              f"(fixed), transfer α {ALPHA} every mini-batch, one column, read through the "
              "forward periphery; digital biases SGD at α",
 }
-PAIRS = {"analog_sgd": "aihwkit_analog_sgd", "tiki_taka": "aihwkit_tiki_taka",
-         "digital": "aihwkit_digital"}
 
 
 def _sync(device: torch.device) -> None:
@@ -108,16 +109,15 @@ def network() -> nn.Sequential:
 
 
 def analog(net: nn.Module, algorithm: str, periphery: PeripheryConfig):
-    """(analog copy of ``net``, its optimizer): gradient write at α (Analog SGD) or β
-    (Tiki-Taka), digital parameters at α."""
-    rule = (TikiTakaConfig(transfer_every=1, columns_per_transfer="one", transfer_lr=ALPHA,
-                           schedule_gradient_lr=False, schedule_transfer_lr=True)
-            if algorithm == "tiki_taka" else AnalogSGDConfig())
+    """(analog copy of ``net``, its optimizer): the rule ``algorithm`` (a registry kind) with the
+    network studies' rates (:func:`~analogsgd.experiments._network_analog.rule_config`):
+    gradient write at α, or at β for a fast-tile rule, digital parameters at α."""
+    rule = rule_config(NETWORK, algorithm)
     cfg = AnalogLayerConfig(rule=rule, tile=TILE.replace(periphery=periphery))
     model = convert_to_analog(net, cfg, generator=1)
     contexts = [p for p in model.parameters() if isinstance(p, AnalogContext)]
     digital = [p for p in model.parameters() if not isinstance(p, AnalogContext)]
-    write_lr = ALPHA if algorithm == "analog_sgd" else BETA
+    write_lr = BETA if type(rule).fast_tile else ALPHA
     return model, AnalogOptimizer([{"params": contexts, "lr": write_lr},
                                    {"params": digital, "lr": ALPHA}], lr=write_lr)
 
@@ -127,23 +127,22 @@ def inputs(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.rand(batch, 1, 28, 28, generator=g), torch.randint(0, 10, (batch,), generator=g)
 
 
-def methods(batch: int, device: torch.device) -> dict:
+def methods(batch: int, device: torch.device, rules: tuple[str, ...]) -> dict:
     x, y = (t.to(device) for t in inputs(batch))
     digital = network().to(device)
     out = {"digital": _step_fn(digital, torch.optim.SGD(digital.parameters(), lr=DIGITAL_LR), x, y)}
-    for name, alg, periphery in (("analog_sgd", "analog_sgd", PeripheryConfig()),
-                                 ("tiki_taka", "tiki_taka", PeripheryConfig()),
-                                 ("analog_sgd_ideal_io", "analog_sgd", PeripheryConfig.ideal())):
+    for name, alg, periphery in ([(kind, kind, PeripheryConfig()) for kind in rules]
+                                 + [("analog_sgd_ideal_io", "analog_sgd", PeripheryConfig.ideal())]):
         model, opt = analog(network().to(device), alg, periphery)
         out[name] = _step_fn(model, opt, x, y)
     return out
 
 
-def aihwkit_data(batch: int) -> dict:
-    """What the aihwkit worker needs to build the same methods: weights, inputs, rates."""
+def aihwkit_data(batch: int, rules: tuple[str, ...]) -> dict:
+    """What the aihwkit worker needs to build the same methods: weights, inputs, rates, rules."""
     x, y = inputs(batch)
     return {"state_dict": network().state_dict(), "x": x, "y": y, "digital_lr": DIGITAL_LR,
-            "analog_lr": ALPHA, "fast_lr": BETA}
+            "analog_lr": ALPHA, "fast_lr": BETA, "rules": list(rules)}
 
 
 def main(argv=None) -> dict:
@@ -153,6 +152,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--block", type=int, default=20, help="most consecutive steps per block")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 10, 64])
     parser.add_argument("--no-aihwkit", action="store_true", help="skip the aihwkit methods")
+    parser.add_argument("--rules", nargs="+", default=list(registry.analog_kinds()),
+                        choices=registry.analog_kinds(), help="learning rules to time "
+                        "(default: every registered analog rule)")
     parser.add_argument("--out", type=Path, default=None, help="results file (default "
                         "benchmarks/results/networks-<device>.json)")
     parser.add_argument("--note", default="", help="free text stored with the results")
@@ -170,10 +172,10 @@ def main(argv=None) -> dict:
     show_settings("settings (analogsgd and aihwkit alike)", SETTINGS)
     try:
         for b in args.batches:
-            steps = methods(b, device)
+            steps = methods(b, device, tuple(args.rules))
             runners = {n: local_runner(f, lambda: _sync(device)) for n, f in steps.items()}
             if worker:
-                remote, settings = worker.setup("networks", aihwkit_data(b))
+                remote, settings = worker.setup("networks", aihwkit_data(b, tuple(args.rules)))
                 runners.update(remote)
                 if "aihwkit_settings" not in results:
                     results["aihwkit_settings"] = settings
@@ -181,7 +183,8 @@ def main(argv=None) -> dict:
             results["batches"][str(b)] = block_timing(runners, args.rounds, args.block)
             for n, f in steps.items():
                 results["batches"][str(b)][n]["path"] = update_paths(f.model)
-            results["over_aihwkit"][str(b)] = over(results["batches"][str(b)], PAIRS)
+            pairs = {**{k: f"aihwkit_{k}" for k in args.rules}, "digital": "aihwkit_digital"}
+            results["over_aihwkit"][str(b)] = over(results["batches"][str(b)], pairs)
     finally:
         if worker:
             worker.close()
