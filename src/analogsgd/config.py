@@ -246,8 +246,8 @@ def _to_plain(value: Any) -> Any:
         return {"kind": type(value).kind or type(value).__name__, **value.to_dict()}
     if isinstance(value, (list, tuple)):
         return [_to_plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+    if isinstance(value, float):  # a float subclass (a derived value) written as a plain float
+        return float(value) if math.isfinite(value) else str(value)
     return value
 
 
