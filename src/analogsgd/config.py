@@ -240,6 +240,12 @@ class Config:
         """A validated copy with ``changes`` applied (unknown names are a ConfigError)."""
         return replace_fields(self, changes)
 
+    def linked_changes(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """``changes`` completed for fields that describe one quantity: a class whose fields are
+        derived from each other (a device's dw_min and n_states) says which one follows a change
+        of the other. Default: ``changes`` as given."""
+        return changes
+
 
 def _to_plain(value: Any) -> Any:
     if isinstance(value, Config):
@@ -277,6 +283,9 @@ def replace_fields(config: Any, changes: Mapping[str, Any]) -> Any:
     for head, value in direct.items():
         if isinstance(checks[head], (NumberList, TextList)):  # one value given for a list field
             direct[head] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    linked = getattr(config, "linked_changes", None)
+    if linked is not None:  # fields that describe one quantity (e.g. a device's dw_min, n_states)
+        direct = linked(direct)
     try:
         return dataclasses.replace(config, **direct)
     except ConfigError as err:

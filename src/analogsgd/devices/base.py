@@ -85,6 +85,16 @@ class AbstractDevice(Config, ABC):
         if not self.tau_min < self.tau_max:
             raise ConfigError(f"{owner}.tau_min", self.tau_min, f"< tau_max = {self.tau_max}")
 
+    def linked_changes(self, changes: dict) -> dict:
+        """In ``replace``, a new n_states (> 0) alone sets Δw_min from it and a new dw_min alone
+        derives the count from it (dataclasses.replace, without this, refuses a pair that
+        disagrees)."""
+        if changes.get("n_states") and "dw_min" not in changes:
+            return {**changes, "dw_min": _Implicit(self.dw_min)}
+        if "dw_min" in changes and "n_states" not in changes:
+            return {**changes, "n_states": 0}
+        return changes
+
     def _resolve_states(self) -> None:
         """Δw_min and n_states made consistent, n_states = (τ_max − τ_min)/Δw_min (see the module
         docstring): the one not given is derived from the other (and marked :class:`_Implicit`)."""
