@@ -5,10 +5,12 @@ of the estimate, so a correct implementation fails with probability < 1e-5 per c
 """
 
 import math
+from dataclasses import dataclass
 
 import pytest
 import torch
 
+from analogsgd.config import Interval, param
 from analogsgd.crossbar import AnalogTile, TileConfig, UpdateConfig, fused
 from analogsgd.crossbar.pulse_trains import (
     PIECES,
@@ -18,7 +20,17 @@ from analogsgd.crossbar.pulse_trains import (
     draw_counts,
     pulse_probabilities,
 )
-from analogsgd.devices import DeviceVariation, IdealDevice, SoftBounds
+from analogsgd.devices import (
+    ALL_DEVICES,
+    AbstractDevice,
+    CLinDevice,
+    ConstantStep,
+    DeviceVariation,
+    ExpStep,
+    IdealDevice,
+    PowerStep,
+    SoftBounds,
+)
 from analogsgd.devices.variation import DeviceArray
 
 F64 = torch.float64
@@ -307,3 +319,112 @@ def test_piece_plan_subset_and_whole_tensor_paths_agree():
     assert whole[0] is not None and not bool((whole[1] == 3).all())
     for a, b in zip(whole, gathered, strict=True):
         assert torch.equal(a, b[:len(MIXED)])
+
+
+# -- every family: the device states its composition, the kernel follows it ---------------------
+#: one example per family (``ALL_DEVICES``), with the kernel form it must get (None: torch path)
+FAMILY_FORMS = {
+    "ideal": (IdealDevice(dw_min=0.01), fused.CONSTANT_STEP),
+    "constant_step": (ConstantStep(dw_min=0.01, tau_min=-0.5, tau_max=0.7), fused.CONSTANT_STEP),
+    # w⋄ = 0.02 stays inside every element's bounds under VARIATION (|τ| ≥ 0.05·|τ| ≥ 0.025)
+    "soft_bounds": (SoftBounds(dw_min=0.01, tau_min=-0.5, tau_max=0.7, w_sym=0.02), fused.LINEAR_STEP),
+    "c_lin": (CLinDevice(dw_min=0.01, tau_min=-0.5, tau_max=0.7, c_lin=0.3), fused.LINEAR_STEP),
+    "power_step": (PowerStep(dw_min=0.01, gamma_up=1.5, gamma_down=2.0), None),
+    "exp_step": (ExpStep(dw_min=0.01), None),
+}
+FUSED_NAMES = sorted(n for n, (_, form) in FAMILY_FORMS.items() if form is not None)
+
+
+def test_every_family_states_its_kernel_form():
+    """Every registered family is listed; the closed-form ones get their form, the others None
+    (and then a tile runs the torch path)."""
+    assert set(FAMILY_FORMS) == set(ALL_DEVICES), "add each new family with its expected form"
+    for name, (device, form) in FAMILY_FORMS.items():
+        assert type(device) is ALL_DEVICES[name]
+        assert fused.kernel_form(device) == form, name
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY_FORMS))
+def test_tile_takes_the_fused_path_exactly_for_closed_form_families(name):
+    device, form = FAMILY_FORMS[name]
+    tile = AnalogTile((4, 5), TileConfig(device=device), torch.Generator().manual_seed(0), dtype=F64)
+    x, d = _inputs(3, 4, 5, seed=1)
+    tile.update(x, d, 0.1)
+    fast = form is not None and fused.NUMBA_AVAILABLE
+    assert tile.last_update_path == ("fused-numba" if fast else "torch")
+
+
+@needs_numba
+@pytest.mark.parametrize("name", FUSED_NAMES)
+@pytest.mark.parametrize("dtype,atol", [(torch.float64, 1e-12), (torch.float32, 2e-6)])
+def test_fused_equals_torch_path_for_every_fused_family(name, dtype, atol):
+    """As test_fused_equals_torch_path_on_the_same_random_numbers, for every family the kernel
+    takes, with d2d and c2c spread on: the kernel's arithmetic (from the device's constants)
+    equals the device's own torch composition + c2c + clip on the same random numbers. Large
+    updates (lr = 2: up to 31 pulses of up to 0.02) reach the bounds of the constant-step device,
+    so its clipping is compared too. Tolerance as there (float rounding; float32: a count may
+    differ by one pulse at ≤ 0.1 % of elements)."""
+    device = FAMILY_FORMS[name][0]
+    shape, gen = (9, 11), torch.Generator().manual_seed(2)
+    devices = DeviceArray.realise(device, shape, VARIATION, gen, dtype=dtype)
+    w = (0.8 * torch.rand(shape, generator=gen, dtype=F64) - 0.4).to(dtype)
+    w = devices.clip(w)
+    x, d = _inputs(5, 9, 11, seed=3, dtype=dtype)
+    p, q, bl = pulse_probabilities(x, d, 2.0, device.dw_min, 31, True, True, 1.0)
+    moments = torch.stack(batch_moments(x, d, p, q, bl))
+    key = 777
+    got = fused.apply_moments(w, moments, devices, key)
+    ref = fused.apply_moments_torch(w, moments.clone(), devices, fused.counter_randoms(key, w.numel()))
+    close = (got - ref).abs() <= atol + 1e-5 * ref.abs()
+    assert close.float().mean() >= (1.0 if dtype == F64 else 0.999)
+    assert not torch.equal(got, w)
+    if name == "constant_step":  # the comparison covers clipped elements
+        assert bool(((ref == devices.tau_max) | (ref == devices.tau_min)).any())
+
+
+@needs_numba
+@pytest.mark.parametrize("name", FUSED_NAMES)
+def test_fused_outer_kernel_equals_moments_kernel_for_every_fused_family(name):
+    """The sparse batch-1 kernel gives the moments kernel's numbers for every form (float64)."""
+    device = FAMILY_FORMS[name][0]
+    shape, gen = (7, 13), torch.Generator().manual_seed(4)
+    devices = DeviceArray.realise(device, shape, VARIATION, gen, dtype=F64)
+    w = devices.clip(0.3 * torch.rand(shape, generator=gen, dtype=F64) - 0.1)
+    x, d = _inputs(1, 7, 13, seed=5)
+    p, q, bl = pulse_probabilities(x, d, 0.5, 0.01, 31, True, True, 1.0)
+    outer = fused.apply_outer(w, x, d, p, q, bl, devices, 99)
+    full = fused.apply_moments(w, torch.stack(batch_moments(x, d, p, q, bl)), devices, 99)
+    torch.testing.assert_close(outer, full, rtol=0, atol=1e-15)
+
+
+@dataclass(frozen=True)
+class _BentSoftBounds(SoftBounds):
+    """A subclass that changes the up response without stating new constants."""
+
+    def response_up(self, w, tau_min, tau_max):
+        return super().response_up(w, tau_min, tau_max) ** 2
+
+
+@dataclass(frozen=True)
+class _RenamedSoftBounds(SoftBounds):
+    """A subclass that changes nothing of the physics (only a default)."""
+
+    tau_max: float = param(0.9, "τ_max", Interval())
+
+
+def test_subclass_changing_the_response_loses_the_constants():
+    """A subclass overriding a response gets no constants: the kernel is not used and the
+    composition is the generic flow of its own response (not the parent's closed form); one
+    that only changes a default keeps them."""
+    bent = _BentSoftBounds(dw_min=0.01)
+    assert bent.linear_step_constants(0.01, 0.01, bent.tau_min, bent.tau_max) is None
+    assert fused.kernel_form(bent) is None
+    args = (torch.tensor([0.1], dtype=F64), torch.tensor([30.0], dtype=F64), torch.tensor([0.0], dtype=F64),
+            torch.tensor(0.01, dtype=F64), torch.tensor(0.01, dtype=F64), bent.tau_min, bent.tau_max)
+    assert torch.equal(bent.compose_pulses(*args), AbstractDevice.compose_pulses(bent, *args))
+    assert not torch.equal(bent.compose_pulses(*args), SoftBounds(dw_min=0.01).compose_pulses(*args))
+    tile = AnalogTile((3, 4), TileConfig(device=bent), torch.Generator().manual_seed(0))
+    x, d = _inputs(2, 3, 4, seed=6, dtype=torch.float32)
+    tile.update(x, d, 0.1)
+    assert tile.last_update_path == "torch"
+    assert fused.kernel_form(_RenamedSoftBounds()) == fused.LINEAR_STEP

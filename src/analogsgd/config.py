@@ -276,14 +276,20 @@ class Config:
         field's class, is one ConfigError naming its path."""
         return _from_plain(cls, data, where or cls.__name__)
 
+    def linked_changes(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """``changes`` completed for fields that describe one quantity: a class whose fields are
+        derived from each other (a device's dw_min and n_states) says which one follows a change
+        of the other. Default: ``changes`` as given."""
+        return changes
+
 
 def _to_plain(value: Any) -> Any:
     if isinstance(value, Config):
         return {"kind": type(value).kind or type(value).__name__, **value.to_dict()}
     if isinstance(value, (list, tuple)):
         return [_to_plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+    if isinstance(value, float):  # a float subclass (a derived value) written as a plain float
+        return float(value) if math.isfinite(value) else str(value)
     return value
 
 
@@ -359,6 +365,9 @@ def replace_fields(config: Any, changes: Mapping[str, Any]) -> Any:
     for head, value in direct.items():
         if isinstance(checks[head], (NumberList, TextList)):  # one value given for a list field
             direct[head] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    linked = getattr(config, "linked_changes", None)
+    if linked is not None:  # fields that describe one quantity (e.g. a device's dw_min, n_states)
+        direct = linked(direct)
     try:
         return dataclasses.replace(config, **direct)
     except ConfigError as err:

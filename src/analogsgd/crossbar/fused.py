@@ -3,9 +3,12 @@
 The torch path of a pulsed ``moments`` update (:func:`~analogsgd.crossbar.pulse_trains.count_moments`
 then :meth:`~analogsgd.devices.variation.DeviceArray.apply_pulses`) makes about a hundred
 element-wise passes over the weight matrix and five full-size random draws. This module does the
-same arithmetic per element in one numba loop, for the device families that have a closed-form
-composition (:data:`FUSED_FAMILIES`: soft bounds / ALD, ideal); every other family, and every
-machine without numba, runs the torch path.
+same arithmetic per element in one numba loop, for every device whose pulses compose in one of
+the two closed forms of :mod:`analogsgd.devices.composition` (the device says so through
+:meth:`~analogsgd.devices.base.AbstractDevice.linear_step_constants`: soft bounds / ALD, c_Lin,
+constant step, ideal); every other family (power step, exp step), and every machine without
+numba, runs the torch path. The kernel knows no device type: it reads the constants a± and
+the form (:data:`LINEAR_STEP` or :data:`CONSTANT_STEP`).
 
 Randomness. Drawing one torch random number per element costs about 4 ns (the CPU generator is
 a Mersenne twister), about as much as the whole fused element. The fused path therefore draws
@@ -50,8 +53,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..devices.ideal import IdealDevice
-from ..devices.linear_step import SoftBounds
+from ..devices.base import AbstractDevice
 from ..devices.variation import DeviceArray
 from .pulse_trains import PIECES
 
@@ -71,9 +73,9 @@ except ImportError:  # pragma: no cover - exercised on machines without numba
     numba = None
     NUMBA_AVAILABLE = False
 
-#: device families with a fused kernel (exact type match: subclasses may change the response)
-SOFT_BOUNDS, IDEAL = 0, 1
-FUSED_FAMILIES: dict[type, int] = {SoftBounds: SOFT_BOUNDS, IdealDevice: IDEAL}
+#: the kernel's two forms (its ``family`` argument): relative steps toward the bounds (linear
+#: step) and absolute steps (constant step), as :class:`LinearStepConstants.relative` says
+LINEAR_STEP, CONSTANT_STEP = 0, 1
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -93,10 +95,20 @@ _INV16 = 1.0 / 65536.0
 _SQRT3 = math.sqrt(3.0)
 
 
+def kernel_form(device: AbstractDevice) -> int | None:
+    """:data:`LINEAR_STEP` or :data:`CONSTANT_STEP` for a device with closed-form composition
+    constants (asked of the device at its nominal step and bounds), None for one without."""
+    constants = device.linear_step_constants(device.dw_min, device.dw_min, device.tau_min, device.tau_max)
+    if constants is None:
+        return None
+    return LINEAR_STEP if constants.relative else CONSTANT_STEP
+
+
 def supports(devices: DeviceArray, *tensors: Tensor) -> bool:
-    """True when numba imports, the device family has a kernel, the d2d tensors have the
-    conductance's shape (the first of ``tensors``) and all tensors are CPU floats."""
-    if not NUMBA_AVAILABLE or type(devices.device) not in FUSED_FAMILIES:
+    """True when numba imports, the device states closed-form composition constants
+    (:func:`kernel_form`), the d2d tensors have the conductance's shape (the first of
+    ``tensors``) and all tensors are CPU floats."""
+    if not NUMBA_AVAILABLE or kernel_form(devices.device) is None:
         return False
     shape = devices.gain_up.shape
     if any(t.shape != shape for t in (devices.gain_down, devices.tau_min, devices.tau_max)):
@@ -116,10 +128,11 @@ def draw_key(generator: torch.Generator) -> int:
 def device_constants(devices: DeviceArray, dtype: torch.dtype, cache: dict | None = None) -> Tensor:
     """Per-element (a₊, a₋, L₊, L₋, τ_min, τ_max) stacked as (6, n), L± = −log(1 − a±).
 
-    a± is one pulse's relative step: for soft bounds one up pulse at w moves by a₊(τ_max − w),
-    one down pulse by a₋(w − τ_min) (:meth:`SoftBounds.compose_pulses`); for the ideal device
-    a± is the step Δw_min·gain±. Recomputed only when a d2d tensor was replaced or changed in
-    place (its version counter), so the per-update cost is nil.
+    a± are the device's :meth:`~analogsgd.devices.base.AbstractDevice.linear_step_constants` at
+    the steps Δw_min·gain± and the per-element bounds: in the linear-step form one up pulse at w
+    moves by a₊(τ_max − w), one down pulse by a₋(w − τ_min); in the constant-step form a± are
+    the steps themselves. Recomputed only when a d2d tensor was replaced or changed in place
+    (its version counter), so the per-update cost is nil.
     """
     parts = (devices.gain_up, devices.gain_down, devices.tau_min, devices.tau_max)
     versions = (devices.device, dtype) + tuple(t._version for t in parts)
@@ -128,11 +141,10 @@ def device_constants(devices: DeviceArray, dtype: torch.dtype, cache: dict | Non
         return cache["constants"]  # same tensors (held by the cache, so never reallocated)
     dev = devices.device
     step_up, step_down = dev.dw_min * devices.gain_up, dev.dw_min * devices.gain_down
-    if isinstance(dev, SoftBounds):
-        a_up = step_up / (devices.tau_max - dev.w_sym)
-        a_down = step_down / (dev.w_sym - devices.tau_min)
-    else:
-        a_up, a_down = step_up, step_down
+    constants = dev.linear_step_constants(step_up, step_down, devices.tau_min, devices.tau_max)
+    if constants is None:
+        raise TypeError(f"{type(dev).__name__} states no linear-step constants; check supports() first")
+    a_up, a_down = constants.a_up, constants.a_down
     one = 1.0 - torch.finfo(a_up.dtype).eps
     l_up = -torch.log1p(-a_up.clamp(max=one))
     l_down = -torch.log1p(-a_down.clamp(max=one))
@@ -158,7 +170,7 @@ def apply_moments(w: Tensor, moments: Tensor, devices: DeviceArray, key: int,
     out = w.detach().clone(memory_format=torch.contiguous_format)
     _moments_kernel(_np(out).reshape(-1), _np(moments).reshape(4, -1), _np(consts),
                     float(devices.dw_min_c2c), np.uint64(key),
-                    FUSED_FAMILIES[type(devices.device)], bool(devices.device.hard_bounds),
+                    kernel_form(devices.device), bool(devices.device.hard_bounds),
                     _CONSTANTS[w.dtype])
     return out
 
@@ -182,7 +194,7 @@ def apply_outer(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tenso
     pp = torch.stack([pr, pr.square(), torch.sign(x).reshape(-1, in_size)], dim=1).to(dt)
     _outer_kernel(_np(out).reshape(-1), _np(qb), _np(q2b), _np(torch.sign(d).reshape(-1).to(dt)),
                   _np(pp), out_size, in_size, _np(consts), float(devices.dw_min_c2c),
-                  np.uint64(key), FUSED_FAMILIES[type(devices.device)],
+                  np.uint64(key), kernel_form(devices.device),
                   bool(devices.device.hard_bounds), _CONSTANTS[w.dtype])
     return out
 
@@ -407,7 +419,7 @@ def _kernels():
 
     @inline
     def element(w, n_up, n_down, a_up, a_down, l_up, l_down, lo, hi, c2c, zc, family, clip, k):
-        if family == 0:  # soft bounds: exact composition (compose_linear_step), 0 pulses → w
+        if family == 0:  # linear step: exact composition (compose_linear_step), 0 pulses → w
             r_up = n_up * l_up
             r_down = n_down * l_down
             total = r_up + r_down
@@ -415,7 +427,7 @@ def _kernels():
             new = w_eq + (w - w_eq) * exp_neg(total, k)
             s_up = a_up * (hi - new)       # c2c steps at the composed weight (apply_pulses)
             s_down = a_down * (new - lo)
-        else:  # ideal
+        else:  # constant step (compose_constant_step)
             new = w + n_up * a_up - n_down * a_down
             s_up = a_up
             s_down = a_down

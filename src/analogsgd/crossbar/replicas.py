@@ -55,13 +55,15 @@ def per_replica(lr: float | torch.Tensor, like: torch.Tensor) -> float | torch.T
 def stack_device_arrays(arrays: list[DeviceArray]) -> DeviceArray:
     """Stack realised arrays whose nominal devices differ at most in their bounds.
 
-    The per-element bounds carry the differences, so the first nominal device serves all.
+    The per-element bounds carry the differences, so the first nominal device serves all. The
+    number of states follows the bounds and is not compared; Δw_min is (devices built from one
+    n_states on different bounds differ in Δw_min and are refused).
     """
     if not isinstance(arrays, (list, tuple)) or not arrays or not all(
             isinstance(a, DeviceArray) for a in arrays):
         raise ConfigError("stack_device_arrays.arrays", arrays, "a non-empty list of DeviceArray")
     first = arrays[0]
-    skip = {"tau_min", "tau_max"}
+    skip = {"tau_min", "tau_max", "n_states"}
     base = {k: v for k, v in dataclasses.asdict(first.device).items() if k not in skip}
     for arr in arrays[1:]:
         other = {k: v for k, v in dataclasses.asdict(arr.device).items() if k not in skip}

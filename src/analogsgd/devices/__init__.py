@@ -2,7 +2,8 @@
 
 ``ALL_DEVICES`` maps a family name to its class; each family lives in its own module.
 ``make_device(name, **params)`` builds one by name; ``ALL_PRESETS`` holds the devices measured
-in the papers (see :mod:`analogsgd.devices.presets`).
+in the papers, ``li2025_device(name)`` the devices of Table 3 of Li et al. 2025 by their
+number of states (see :mod:`analogsgd.devices.presets`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .exp_step import ExpStep
 from .ideal import IdealDevice
 from .linear_step import SoftBounds, asymmetric_linear_device
 from .power_step import PowerStep
-from .presets import ALL_PRESETS, Preset
+from .presets import ALL_PRESETS, LI2025_DEVICES, LI2025_TABLE3, Preset, li2025_device
 from .variation import DeviceArray, DeviceVariation
 
 ALL_DEVICES: dict[str, type[AbstractDevice]] = {
@@ -52,7 +53,7 @@ def make_device(name: str, **params: Any) -> AbstractDevice:
 
 
 __all__ = [
-    "ALL_DEVICES", "ALL_PRESETS", "AbstractDevice", "CLinDevice", "ConstantStep", "DeviceArray",
-    "DeviceVariation", "ExpStep", "IdealDevice", "PowerStep", "Preset", "SoftBounds",
-    "asymmetric_linear_device", "make_device",
+    "ALL_DEVICES", "ALL_PRESETS", "LI2025_DEVICES", "LI2025_TABLE3", "AbstractDevice", "CLinDevice",
+    "ConstantStep", "DeviceArray", "DeviceVariation", "ExpStep", "IdealDevice", "PowerStep",
+    "Preset", "SoftBounds", "asymmetric_linear_device", "li2025_device", "make_device",
 ]

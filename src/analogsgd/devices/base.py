@@ -12,11 +12,23 @@ The symmetric point w⋄ solves G(w⋄) = 0. Responses are written in terms of t
 
 To add a device family: one file with a frozen dataclass subclassing :class:`AbstractDevice`
 that implements :meth:`response_up` and :meth:`response_down`, plus an entry in
-``analogsgd.devices.ALL_DEVICES``.
+``analogsgd.devices.ALL_DEVICES``. A family whose pulses are affine maps also states its
+composition constants (:meth:`AbstractDevice.linear_step_constants`, the two forms of
+:mod:`analogsgd.devices.composition`); it then composes exactly and runs on the fused kernel.
+
+Number of states. ``n_states`` and ``dw_min`` describe one quantity, n_states =
+(τ_max − τ_min)/Δw_min (App. B of Wu et al. 2024; Table 3 of Li et al. 2025). Give either: with
+n_states = 0 (the default) Δw_min is as given and n_states is derived from it; with
+n_states > 0 Δw_min = (τ_max − τ_min)/n_states. Giving both with values that disagree (beyond
+rounding, relative 1e-9) is a ConfigError. The derived field is stored as an
+:class:`_Implicit` float, so that a rebuild (``replace``, ``dataclasses.replace``) derives it
+again from the fields that were given: a device built from n_states keeps its state count when
+its bounds change, one built from dw_min keeps its step.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -27,8 +39,21 @@ from torch import Tensor
 
 from ..config import POSITIVE, Config, Interval, param
 from ..errors import ConfigError
+from .composition import Bound, LinearStepConstants, compose
 
-Bound = float | Tensor
+#: relative tolerance within which a given dw_min and a given n_states count as agreeing (the
+#: rounding of (τ_max − τ_min)/n_states and back, a few ulp, with a wide margin)
+STATES_RTOL = 1e-9
+
+
+class _Implicit(float):
+    """A float the user did not give: the default Δw_min, or a value derived from other fields
+    (Δw_min from n_states, n_states from Δw_min). A rebuild derives it again; arithmetic on it
+    gives plain floats, and ``to_dict`` writes it as a plain float."""
+
+
+def _given(value: float) -> bool:
+    return type(value) is not _Implicit
 
 
 @dataclass(frozen=True)
@@ -40,17 +65,59 @@ class AbstractDevice(Config, ABC):
     the nominal symmetric point for normalised families).
     """
 
-    dw_min: float = param(1e-3, "Δw_min: weight change of one pulse at the symmetric point", POSITIVE)
+    dw_min: float = param(_Implicit(1e-3), "Δw_min: weight change of one pulse at the symmetric "
+                          "point ((τ_max − τ_min)/n_states when n_states > 0)", POSITIVE)
     tau_min: float = param(-1.0, "τ_min: lower weight bound (absolute)", Interval(allow_inf=True))
     tau_max: float = param(1.0, "τ_max: upper weight bound (absolute)", Interval(allow_inf=True))
+    n_states: float = param(0, "number of states (τ_max − τ_min)/Δw_min: 0 derives it from "
+                            "dw_min, > 0 sets dw_min from it (App. B of Wu et al. 2024)",
+                            Interval(0.0, None, allow_inf=True), kw_only=True)
 
     #: True when the bounds are hard walls (weights are clipped to them after each update)
     hard_bounds: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()  # every field's constraint, then check_invariants
+        self._resolve_states()
 
     def check_invariants(self) -> None:
         owner = type(self).__name__
         if not self.tau_min < self.tau_max:
             raise ConfigError(f"{owner}.tau_min", self.tau_min, f"< tau_max = {self.tau_max}")
+
+    def linked_changes(self, changes: dict) -> dict:
+        """In ``replace``, a new n_states (> 0) alone sets Δw_min from it and a new dw_min alone
+        derives the count from it (dataclasses.replace, without this, refuses a pair that
+        disagrees)."""
+        if changes.get("n_states") and "dw_min" not in changes:
+            return {**changes, "dw_min": _Implicit(self.dw_min)}
+        if "dw_min" in changes and "n_states" not in changes:
+            return {**changes, "n_states": 0}
+        return changes
+
+    def _resolve_states(self) -> None:
+        """Δw_min and n_states made consistent, n_states = (τ_max − τ_min)/Δw_min (see the module
+        docstring): the one not given is derived from the other (and marked :class:`_Implicit`)."""
+        owner = type(self).__name__
+        span = self.tau_max - self.tau_min
+        dw, n = self.dw_min, self.n_states
+        if n == 0 or not _given(n):
+            n = _Implicit(span / dw)
+        elif math.isinf(span):
+            if not (math.isinf(n) and _given(dw)):  # inf with dw_min: an unbounded device rebuilt
+                raise ConfigError(f"{owner}.n_states", n, "0 for a device with an infinite bound",
+                                  "Give dw_min instead, or finite tau_min and tau_max.")
+        elif math.isinf(n):
+            raise ConfigError(f"{owner}.n_states", n, "finite for finite bounds (0: derive it from dw_min)")
+        elif not _given(dw):
+            dw = _Implicit(span / n)
+        elif abs(dw - span / n) > STATES_RTOL * (span / n):
+            raise ConfigError(f"{owner}.dw_min", dw,
+                              f"(tau_max − tau_min)/n_states = {span / n:g} (n_states = {n:g}), or "
+                              "leave it out", "Give either dw_min or n_states, not both (n_states "
+                              "= 0 keeps dw_min as given).")
+        object.__setattr__(self, "dw_min", dw)
+        object.__setattr__(self, "n_states", n)
 
     # -- the two responses ------------------------------------------------------------------
     @abstractmethod
@@ -91,11 +158,6 @@ class AbstractDevice(Config, ABC):
         reference point; families whose response is below 1 everywhere override it."""
         return self.dw_min
 
-    @property
-    def n_states(self) -> float:
-        """Number of distinguishable states (τ_max − τ_min)/Δw_min (App. B of Wu et al. 2024)."""
-        return (self.tau_max - self.tau_min) / self.dw_min
-
     def clip(self, w: Tensor, tau_min: Bound | None = None, tau_max: Bound | None = None) -> Tensor:
         lo = self.tau_min if tau_min is None else tau_min
         hi = self.tau_max if tau_max is None else tau_max
@@ -106,6 +168,36 @@ class AbstractDevice(Config, ABC):
         return torch.minimum(torch.maximum(w, torch.as_tensor(lo)), torch.as_tensor(hi))
 
     # -- applying counted pulses -------------------------------------------------------------
+    def linear_step_constants(self, step_up: Bound, step_down: Bound, tau_min: Bound,
+                              tau_max: Bound) -> LinearStepConstants | None:
+        """The per-element constants of this family's closed-form pulse composition, or None.
+
+        ``step_up``/``step_down`` are the steps at q = 1 (Δw_min times the array's gains),
+        ``tau_min``/``tau_max`` the bounds (floats or per-element tensors). The form and the
+        constants are stated per class by ``_linear_step_constants``. They are trusted only for the
+        class that states them and for subclasses that keep its :meth:`response_up`,
+        :meth:`response_down` and :meth:`compose_pulses`: a subclass that changes one of these
+        without stating its own constants gets None (the generic flow and the torch path), so
+        that neither the exact composition nor the fused kernel silently ignores its response.
+        """
+        if not _constants_trusted(type(self)):
+            return None
+        return self._linear_step_constants(step_up, step_down, tau_min, tau_max)
+
+    def _linear_step_constants(self, step_up: Bound, step_down: Bound, tau_min: Bound,
+                               tau_max: Bound) -> LinearStepConstants | None:
+        """Families whose pulses are affine maps return their :class:`LinearStepConstants`."""
+        return None
+
+    def _compose_closed_form(self, w: Tensor, n_up: Tensor, n_down: Tensor, step_up: Tensor,
+                             step_down: Tensor, tau_min: Bound, tau_max: Bound) -> Tensor:
+        """The exact composition of :meth:`linear_step_constants`, or the generic flow of
+        :meth:`AbstractDevice.compose_pulses` where it is None (an untrusted subclass)."""
+        constants = self.linear_step_constants(step_up, step_down, tau_min, tau_max)
+        if constants is None:
+            return AbstractDevice.compose_pulses(self, w, n_up, n_down, step_up, step_down, tau_min, tau_max)
+        return compose(constants, w, n_up, n_down, tau_min, tau_max)
+
     def compose_pulses(self, w: Tensor, n_up: Tensor, n_down: Tensor, step_up: Tensor,
                        step_down: Tensor, tau_min: Bound, tau_max: Bound) -> Tensor:
         """Apply ``n_up`` up and ``n_down`` down pulses per element (no cycle noise).
@@ -148,6 +240,18 @@ class AbstractDevice(Config, ABC):
 
     RK4_SUBSTEPS: ClassVar[int] = 2
     RK4_MAX_SUBSTEPS: ClassVar[int] = 256
+
+
+@functools.cache
+def _constants_trusted(cls: type) -> bool:
+    """True when no class below the one that states ``_linear_step_constants`` (in ``cls``'s MRO)
+    redefines the responses or the composition those constants stand for."""
+    def definer(name: str) -> type:
+        return next(c for c in cls.__mro__ if name in vars(c))
+
+    owner = definer("_linear_step_constants")
+    return not any(definer(name) is not owner and issubclass(definer(name), owner)
+                   for name in ("response_up", "response_down", "compose_pulses"))
 
 
 def symmetric_point_bisect(response_up, response_down, tau_min: Tensor, tau_max: Tensor,

@@ -9,7 +9,7 @@ i.e. q₊ = (1 + c_Lin)(1 − w/τ), q₋ = (1 − c_Lin)(1 + w/τ). Then F = 1 
 G = w/τ − c_Lin, the symmetric point is w⋄ = c_Lin·τ and F(w⋄) = 1 − c_Lin². c_Lin = 0 is the
 ALD. For per-element bounds τ_min ≠ −τ_max the symmetric point is
 w⋄ = 2c_Lin / ((1 + c_Lin)/τ_max − (1 − c_Lin)/τ_min), which is c_Lin·τ when τ_min = −τ_max. Pulses compose
-exactly (it is a linear-step device): :func:`~analogsgd.devices.linear_step.compose_linear_step`.
+exactly (it is a linear-step device): :func:`~analogsgd.devices.composition.compose_linear_step`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from torch import Tensor
 from ..config import Interval, param
 from ..errors import ConfigError
 from .base import AbstractDevice, Bound
-from .linear_step import compose_linear_step
+from .composition import LinearStepConstants
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,14 @@ class CLinDevice(AbstractDevice):
         c, lo, hi = self.c_lin, self.tau_min, self.tau_max
         return 2.0 * c / ((1.0 + c) / hi - (1.0 - c) / lo)
 
+    def _linear_step_constants(self, step_up: Bound, step_down: Bound, tau_min: Bound,
+                               tau_max: Bound) -> LinearStepConstants:
+        """Relative steps a₊ = step₊(1 + c)/τ_max, a₋ = step₋(1 − c)/(−τ_min)."""
+        return LinearStepConstants(step_up * (1.0 + self.c_lin) / tau_max,
+                                   step_down * (1.0 - self.c_lin) / (-tau_min), relative=True)
+
     def compose_pulses(self, w: Tensor, n_up: Tensor, n_down: Tensor, step_up: Tensor,
                        step_down: Tensor, tau_min: Bound, tau_max: Bound) -> Tensor:
-        """Exact linear-step composition with a₊ = step₊(1 + c)/τ_max, a₋ = step₋(1 − c)/(−τ_min)."""
-        a_up = step_up * (1.0 + self.c_lin) / tau_max
-        a_down = step_down * (1.0 - self.c_lin) / (-tau_min)
-        return compose_linear_step(w, n_up, n_down, a_up, a_down, tau_min, tau_max)
+        """Exact linear-step composition (:func:`~analogsgd.devices.composition.compose_linear_step`)
+        with the relative steps of :meth:`_linear_step_constants`."""
+        return self._compose_closed_form(w, n_up, n_down, step_up, step_down, tau_min, tau_max)

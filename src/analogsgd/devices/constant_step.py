@@ -19,6 +19,7 @@ from torch import Tensor
 
 from ..config import Interval, param
 from .base import AbstractDevice, Bound
+from .composition import LinearStepConstants
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class ConstantStep(AbstractDevice):
         """G ≡ 0: every point is symmetric; the midpoint (τ_min + τ_max)/2 by convention."""
         return 0.5 * (self.tau_min + self.tau_max)
 
+    def _linear_step_constants(self, step_up: Bound, step_down: Bound, tau_min: Bound,
+                               tau_max: Bound) -> LinearStepConstants:
+        """Absolute steps a± = step± (the constant-step form)."""
+        return LinearStepConstants(step_up, step_down, relative=False)
+
     def compose_pulses(self, w: Tensor, n_up: Tensor, n_down: Tensor, step_up: Tensor,
                        step_down: Tensor, tau_min: Bound, tau_max: Bound) -> Tensor:
         """w + n₊ step₊ − n₋ step₋ (exact for single-sign counts once clipped to the bounds).
@@ -46,4 +52,4 @@ class ConstantStep(AbstractDevice):
         With both signs and a bound reached in between, one-pulse-at-a-time clipping depends on
         the order; this sum (clipped afterwards by the array) is the order with no clipping.
         """
-        return w + n_up * step_up - n_down * step_down
+        return self._compose_closed_form(w, n_up, n_down, step_up, step_down, tau_min, tau_max)

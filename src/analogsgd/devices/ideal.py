@@ -10,6 +10,7 @@ from torch import Tensor
 
 from ..config import Interval, param
 from .base import AbstractDevice, Bound
+from .composition import LinearStepConstants
 
 
 @dataclass(frozen=True)
@@ -31,5 +32,12 @@ class IdealDevice(AbstractDevice):
     def symmetric_point(self) -> float:
         return 0.0
 
-    def compose_pulses(self, w, n_up, n_down, step_up, step_down, tau_min, tau_max):
-        return w + n_up * step_up - n_down * step_down
+    def _linear_step_constants(self, step_up: Bound, step_down: Bound, tau_min: Bound,
+                               tau_max: Bound) -> LinearStepConstants:
+        """Absolute steps a± = step± (the constant-step form, without bounds)."""
+        return LinearStepConstants(step_up, step_down, relative=False)
+
+    def compose_pulses(self, w: Tensor, n_up: Tensor, n_down: Tensor, step_up: Tensor,
+                       step_down: Tensor, tau_min: Bound, tau_max: Bound) -> Tensor:
+        """w + n₊ step₊ − n₋ step₋ (exact)."""
+        return self._compose_closed_form(w, n_up, n_down, step_up, step_down, tau_min, tau_max)

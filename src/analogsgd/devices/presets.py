@@ -8,7 +8,8 @@ Sources (see docs/devices.md):
 * Wu et al., "Towards Exact Gradient-based Training on Analog In-memory Computing",
   NeurIPS 2024, arXiv 2406.12774 (Fig. 1 least squares; §5 MNIST).
 * Li et al., "In-memory Training on Analog Devices with Limited Conductance States via
-  Multi-tile Residual Learning", arXiv 2510.02516 (Table 1, LeNet-5).
+  Multi-tile Residual Learning", arXiv 2510.02516 (Table 1, LeNet-5; Table 3, the number of
+  states of measured devices: :func:`li2025_device`).
 * IBM aihwkit, ``PulsedDevice`` / ``SoftBoundsDevice`` / ``ConstantStepDevice`` defaults.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+from ..errors import ConfigError
 from .base import AbstractDevice
 from .constant_step import ConstantStep
 from .linear_step import SoftBounds, asymmetric_linear_device
@@ -103,6 +105,47 @@ def li2025_ten_state() -> Preset:
     n_states = 2/0.2 = 10 (MNIST column "#10" of Table 1).
     """
     return Preset(SoftBounds(dw_min=0.2, tau_min=-1.0, tau_max=1.0, w_sym=0.0), DeviceVariation())
+
+
+class StateCount(NamedTuple):
+    """One row of Table 3 of Li et al. (2025): a device and its number of conductance states."""
+
+    name: str
+    label: str
+    n_states: int
+
+
+#: Table 3 of Li et al. (arXiv 2510.02516): measured devices and their numbers of states
+LI2025_TABLE3: tuple[StateCount, ...] = (
+    StateCount("capacitor", "Capacitor", 400),
+    StateCount("ecram", "ECRAM", 1000),
+    StateCount("ecram_mo", "ECRAM (MO)", 7100),
+    StateCount("pcm", "PCM", 200),
+    StateCount("reram_om", "ReRAM (OM)", 21),
+    StateCount("reram_hfo2_gong2022", "ReRAM (HfO2, Gong 2022)", 4),
+    StateCount("alox_hfo2", "AlOx/HfO2", 40),
+    StateCount("pcmo", "PCMO", 50),
+    StateCount("hfo2_jiang2016", "HfO2 (Jiang 2016)", 26),
+)
+
+#: the names :func:`li2025_device` accepts, in the order of Table 3
+LI2025_DEVICES: tuple[str, ...] = tuple(row.name for row in LI2025_TABLE3)
+
+
+def li2025_device(name: str) -> Preset:
+    """The device ``name`` of Table 3 of Li et al. (arXiv 2510.02516) as the paper simulates it:
+    soft bounds with τ = ±1 (w_min = −1, w_max = 1, w⋄ = 0) and Δw_min = 2/n_states, from the
+    table's number of states, without variation (as :func:`li2025_four_state`).
+
+    Raises:
+        ConfigError: for a name not in :data:`LI2025_DEVICES` (listing them).
+    """
+    rows = {row.name: row for row in LI2025_TABLE3}
+    if name not in rows:
+        raise ConfigError("li2025_device.name", name, "one of " + ", ".join(LI2025_DEVICES),
+                          "The names follow Table 3 of Li et al. (2025).")
+    device = SoftBounds(tau_min=-1.0, tau_max=1.0, w_sym=0.0, n_states=rows[name].n_states)
+    return Preset(device, DeviceVariation())
 
 
 ALL_PRESETS: dict[str, Callable[[], Preset]] = {
