@@ -5,6 +5,8 @@ from .base import LearningRule
 from .registry import RULES, RuleConfig
 from .sgd import AnalogSGD, AnalogSGDConfig, DigitalSGD, DigitalSGDConfig
 from .tiki_taka import TikiTaka, TikiTakaConfig
+from .tiki_taka_v2 import TikiTakaV2, TikiTakaV2Config
 
 __all__ = ["RULES", "AnalogSGD", "AnalogSGDConfig", "DigitalSGD", "DigitalSGDConfig",
-           "LearningRule", "RuleConfig", "TikiTaka", "TikiTakaConfig", "registry"]
+           "LearningRule", "RuleConfig", "TikiTaka", "TikiTakaConfig", "TikiTakaV2",
+           "TikiTakaV2Config", "registry"]
