@@ -238,7 +238,8 @@ class ChoppedTransferRule(BufferedTransferRule):
 
 
 class ChoppedTikiTaka(ChoppedTransferRule):
-    """c-TTv2 over a fast tile A and a slow tile C of one shape (module docstring)."""
+    """c-TTv2 over a fast tile A and a slow tile C of one shape (module docstring); ``generator``
+    draws the chopper flips (None: the fast tile's generator)."""
 
     def __init__(self, fast: AnalogTile, slow: AnalogTile,
                  config: ChoppedTikiTakaConfig = ChoppedTikiTakaConfig(),
