@@ -6,5 +6,10 @@ from .registry import RULES, RuleConfig
 from .sgd import AnalogSGD, AnalogSGDConfig, DigitalSGD, DigitalSGDConfig
 from .tiki_taka import TikiTaka, TikiTakaConfig
 
+# isort: split
+# rules added after the first three, imported in registration order (registry.kinds())
+from .mixed_precision import MixedPrecision, MixedPrecisionConfig
+
 __all__ = ["RULES", "AnalogSGD", "AnalogSGDConfig", "DigitalSGD", "DigitalSGDConfig",
-           "LearningRule", "RuleConfig", "TikiTaka", "TikiTakaConfig", "registry"]
+           "LearningRule", "MixedPrecision", "MixedPrecisionConfig", "RuleConfig", "TikiTaka",
+           "TikiTakaConfig", "registry"]
