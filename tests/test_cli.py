@@ -187,3 +187,31 @@ def test_closing_line_names_report_and_figures(monkeypatch, capsys, tmp_path):
     assert last.startswith("done in ") and f"report {out}/report.md" in last
     assert f"figures {out}/figures/{{a.png,b.png}}" in last
     assert json.loads((out / "metrics.json").read_text())["summary"] == {"ok": 1.0, "missing": None}
+
+
+def test_resume_rebuilds_nested_configs_by_their_stored_kind(monkeypatch, capsys, tmp_path):
+    """A stored config whose nested config is of another kind than the experiment's default
+    (here a layer whose rule is Tiki-Taka where the default is Analog SGD) resumes with exactly
+    the stored config: config.json is rebuilt by Config.from_dict, kinds included."""
+    from analogsgd.experiments import Experiment
+    from analogsgd.nn import AnalogLayerConfig
+    from analogsgd.optim import TikiTakaConfig
+
+    seen = []
+
+    def run(config, ctx):
+        seen.append(config)
+        return {"summary": {}}
+
+    exp = Experiment(name="fake", description="a fake", full=AnalogLayerConfig,
+                     quick=AnalogLayerConfig, run=run, checkpoints=True)
+    monkeypatch.setattr("analogsgd.experiments.get_experiment", lambda name: exp)
+    out = tmp_path / "r"
+    assert main(["run", "fake", "--no-progress", "--out", str(out)]) == 0
+    stored = json.loads((out / "config.json").read_text())
+    layer = AnalogLayerConfig(rule=TikiTakaConfig(transfer_lr=0.3, gamma=0.5))
+    stored["config"] = layer.to_dict()
+    (out / "config.json").write_text(json.dumps(stored))
+    assert main(["run", "fake", "--no-progress", "--resume", "--out", str(out)]) == 0
+    assert seen[-1] == layer
+    capsys.readouterr()

@@ -142,10 +142,8 @@ def _resolve_resume(args: argparse.Namespace):
     if isinstance(config, Config) and not isinstance(stored.get("config"), dict):
         raise ConfigError("--resume", f"{out}/config.json", "a config.json whose 'config' is "
                           "an object", "Start a new run instead.")
-    if isinstance(config, Config):
-        saved = {k: v for k, v in _flatten(stored.get("config", {})).items()
-                 if k != "kind" and not k.endswith(".kind")}
-        config = replace_fields(config, saved)
+    if isinstance(config, Config):  # nested configs (a rule, a design) come back by their kind
+        config = type(config).from_dict(stored["config"])
     if _plain(config) != stored.get("config"):
         raise ConfigError("--resume", str(out), "a run folder whose config.json this version "
                           "of analogsgd can rebuild", "Start a new run instead.")
