@@ -46,7 +46,18 @@ EXACT: dict[str, dict] = {
 #: settings a rule needs to converge on an ideal device (none: its defaults). Tiki-Taka v1 at
 #: γ = 0 on an ideal device (F ≡ 1, G ≡ 0, A never decays) is an undamped oscillator,
 #: C̈ ≈ −αβ∇f(C); γ > 0 reads W̄ = C + γA and damps it.
-FOLLOW: dict[str, dict] = {"tiki_taka": {"gamma": 0.5}}
+#: The buffered rules (TT-v2, c-TTv2, AGAD) likewise need γ > 0, and a transfer rate that lets
+#: their single-pulse transfers (one Δw_min per element and transfer) keep up within the 2000
+#: steps (measured: 8e-5, 2e-5 and 1e-5 f₀); c-TTv2's chopper at p = 0.1 flips the fast tile's
+#: sign too often for C to settle below 1e-3 f₀ (6e-3 f₀ measured) and runs at p = 0.01;
+#: auto-scaling is off for the chopped rules, whose auto-scaled rate ignores the lr this test sets.
+FOLLOW: dict[str, dict] = {
+    "tiki_taka": {"gamma": 0.5},
+    "tiki_taka_v2": {"gamma": 0.5, "transfer_lr": 0.5},
+    "chopped_tiki_taka": {"gamma": 1.0, "transfer_lr": 0.5, "auto_scale": False,
+                          "in_chop_prob": 0.01},
+    "agad": {"gamma": 0.5, "transfer_lr": 0.5, "auto_scale": False},
+}
 
 
 def ideal_tile() -> TileConfig:
