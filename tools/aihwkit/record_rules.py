@@ -291,8 +291,10 @@ CURVE_FAST = {"family": "soft_bounds", **NO_SPREAD, "w_max": 1.0, "w_min": -1.0,
               "dw_min_std": 0.3}
 CURVE_SLOW = CURVE_FAST
 CURVE_RULES = {
+    # TT-v2 at the class default units_in_mbatch=True: one column per mini-batch (analogsgd's
+    # TikiTakaV2 counts steps); the chopped rules count mat-vecs (units_in_mbatch False)
     "tiki_taka_v2": ("BufferedTransferCompound",
-                     {"transfer_every": 1, "units_in_mbatch": False, "n_reads_per_transfer": 1,
+                     {"transfer_every": 1, "units_in_mbatch": True, "n_reads_per_transfer": 1,
                       "gamma": 0.0, "fast_lr": 0.1, "scale_fast_lr": False, "transfer_lr": 1.0,
                       "scale_transfer_lr": True, "thres_scale": 1.0, "momentum": 0.1,
                       "forget_buffer": True}),
