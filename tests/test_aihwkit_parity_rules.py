@@ -265,8 +265,12 @@ def build(case: dict, replicas: int, seed: int):
     shape = (replicas, 4, 3)
     tiles = tuple(AnalogTile(shape, cfg.tile_config(role, tile_config(specs[role], grad)),
                              torch_generator(seed + k)) for k, role in enumerate(roles))
-    return cfg.build(tiles, generator=torch_generator(seed + 10)), tiles
+    return cfg.build(tiles, generator=torch_generator(seed + 10))
 
+
+#: aihwkit's χ accumulates lr·d xᵀ and W moves by −nε; analogsgd's χ holds the update itself,
+#: −lr dᵀx, and W moves by +nε: the same rule, χ of opposite sign
+CHI_SIGN = -1.0
 
 #: the fast tile of the single-transfer cases (record_rules.FAST)
 STEPS_FAST = {"family": "soft_bounds", "w_max": 0.6, "w_min": -0.6, "dw_min": 0.01,
@@ -276,7 +280,7 @@ STEPS_FAST = {"family": "soft_bounds", "w_max": 0.6, "w_min": -0.6, "dw_min": 0.
 def our_step(case: dict, replicas: int = REPEATS, seed: int = 40):
     """The case on ``replicas`` replicas: warm-up (x = 1, d = 0), the state set, one step; the
     change of every recorded array (aihwkit name → (R, 4, 3) float64)."""
-    rule, tiles = build(case, replicas, seed)
+    rule = build(case, replicas, seed)
     ones, zeros = torch.ones(replicas, 1, 3), torch.zeros(replicas, 1, 4)
     lr = gradient_rate(case, STEPS_FAST if "slow_device" in case else None, case.get("slow_device"))
     if case["rule"] != "mixed_precision":
@@ -287,8 +291,7 @@ def our_step(case: dict, replicas: int = REPEATS, seed: int = 40):
         assert torch.equal(got, torch.tensor(case["in_chopper"]).to(got).expand_as(got)), got
     if case["rule"] == "mixed_precision":
         rule.set_array("tile", torch.tensor(case["W"]).expand(replicas, 4, 3))
-        rule.set_array("chi", torch.tensor(case["chi_before"]).expand(replicas, 4, 3))
-    before = {}
+        rule.set_array("chi", CHI_SIGN * torch.tensor(case["chi_before"]).expand(replicas, 4, 3))
     for key, value in case["set"].items():
         rule.set_array(ARRAY_NAMES[key], torch.tensor(value).expand(replicas, 4, 3))
     keys = list(case["delta"]) + (["hidden_weights_chi"] if case["rule"] == "mixed_precision" else [])
@@ -301,7 +304,7 @@ def our_step(case: dict, replicas: int = REPEATS, seed: int = 40):
     out = {k: after[ARRAY_NAMES[k]].double() - before[k] for k in keys}
     out["dW"] = rule.weight.double() - w0
     if case["rule"] == "mixed_precision":
-        out["chi_after"] = after["chi"].double()
+        out["chi_after"] = CHI_SIGN * after["chi"].double()
     return out
 
 

@@ -39,7 +39,6 @@ from aihwkit.simulator.configs.devices import ConstantStepDevice, SoftBoundsDevi
 from aihwkit.simulator.parameters.io import IOParameters
 from aihwkit.simulator.parameters.training import UpdateParameters
 from aihwkit.simulator.tiles import AnalogTile
-
 from record import NO_SPREAD, OUT, meta, rounded
 
 OUT_SIZE, IN_SIZE = 4, 3
