@@ -55,9 +55,9 @@ def _table(cfg: FewStatesConfig, values: dict, fmt: str) -> list[str]:
 
 def _literature(cfg: FewStatesConfig, metrics: dict) -> list[str]:
     """Li et al.'s Table 1 beside our numbers at the state counts it used (where we ran them)."""
-    labels = registry.labels()
-    kinds = ("tiki_taka", "tiki_taka_v2", "mixed_precision")
-    lines = ["| setting | " + " | ".join(labels.get(k, k) for k in kinds) + " |",
+    names = {"tiki_taka": "TT-v1", "tiki_taka_v2": "TT-v2", "mixed_precision": "MP"}  # the paper's
+    kinds = tuple(names)
+    lines = ["| setting | " + " | ".join(f"{names[k]} (`{k}`)" for k in kinds) + " |",
              "|---|" + "---|" * len(kinds)]
     for (dataset, n), row in LI_2025.items():
         lines.append(f"| Li et al., LeNet-5 on {dataset}, {n} states | "
@@ -66,7 +66,7 @@ def _literature(cfg: FewStatesConfig, metrics: dict) -> list[str]:
             ours = [metrics["accuracy_pct"][k][f"{n}"]["mean"] if k in metrics["accuracy_pct"]
                     else None for k in kinds]
             lines.append(f"| this run, {cfg.network}, {n} states | "
-                         + " | ".join("not registered" if v is None else f"{v:.2f}" for v in ours) + " |")
+                         + " | ".join("not run" if v is None else f"{v:.2f}" for v in ours) + " |")
     return lines
 
 
