@@ -61,8 +61,9 @@ STATE_COUNTS = NumberList(Interval(2, None, integer=True), distinct=True)
 
 def few_state_device(n_states: int) -> SoftBounds:
     """Soft bounds on ±τ (τ = 1) with n_states = (τ_max − τ_min)/Δw_min, i.e. Δw_min = 2/n
-    (Li et al. 2025; :func:`~analogsgd.devices.presets.li2025_four_state` is n = 4)."""
-    return SoftBounds(dw_min=2 * TAU / n_states, tau_min=-TAU, tau_max=TAU, w_sym=0.0)
+    (Li et al. 2025; the device field ``n_states`` sets Δw_min, as
+    :func:`~analogsgd.devices.presets.li2025_device` does for Table 3's devices)."""
+    return SoftBounds(n_states=n_states, tau_min=-TAU, tau_max=TAU, w_sym=0.0)
 
 
 @dataclass(frozen=True)
