@@ -9,11 +9,12 @@ aihwkit's default one, or exactly. Each layer's tiles get their own seed and dra
 device-to-device spread.
 
 Learning rates (see :mod:`analogsgd.nn.config`): the optimizer's lr is the gradient-write rate,
-α for Analog SGD and β (``fast_lr``) for Tiki-Taka, whose transfer rate α is the layer config's
-``transfer_lr``. The digital parameters (biases, output scales) take SGD at α in both cases,
-like aihwkit, whose optimizer lr is α and whose ``fast_lr`` is β. A learning-rate schedule
-acts as in aihwkit: it scales Analog SGD's α, Tiki-Taka's transfer rate α and the digital
-parameters' rate, and leaves Tiki-Taka's β fixed.
+α for the single-tile rules (Analog SGD, mixed precision) and β (``fast_lr``) for the fast-tile
+rules (the Tiki-Taka family), whose transfer rate α is their rule config's ``transfer_lr``. The
+digital parameters (biases, output scales) take SGD at α in both cases, like aihwkit, whose
+optimizer lr is α and whose ``fast_lr`` is β. A learning-rate schedule acts as in aihwkit: it
+scales α (the gradient write of the single-tile rules, the transfer of the others) and the
+digital parameters' rate, and leaves β fixed.
 """
 
 from __future__ import annotations
