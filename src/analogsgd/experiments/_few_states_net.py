@@ -50,6 +50,7 @@ def network_config(cfg: FewStatesConfig, n_states: int) -> NetworkConfig:
     changes = {"epochs": cfg.net_epochs, "lr_step_epochs": 0, "taus": (TAU,),
                "dw_min": 2 * TAU / n_states, "periphery": cfg.net_periphery,
                "update_mode": cfg.net_update_mode, "n_seeds": cfg.n_seeds,
+               "weight_scaling_omega": cfg.net_weight_scaling_omega,
                "data_path": cfg.data_path or base.data_path}
     changes.update({k: v for k, v in (("n_train", cfg.net_n_train), ("n_test", cfg.net_n_test)) if v})
     return base.replace(**changes)
