@@ -25,6 +25,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from ..config import InstanceOf, check_argument
@@ -92,28 +93,79 @@ class LearningRule(ABC):
 
     def arrays(self) -> dict[str, Tensor]:
         """Every array the rule holds, by name (copies): ``weight`` (W̄), each tile's weight
-        (``<role>``) and the rule's hidden state (buffers, chopper signs, references)."""
+        (``<role>``) and the rule's hidden state (:meth:`_hidden`: buffers, chopper signs,
+        references, accumulators)."""
         out = {"weight": self.weight.clone()}
         out.update({role: tile.weight.clone() for role, tile in self._roles().items()})
+        out.update({name: getattr(obj, attr).clone() for name, (obj, attr) in self._hidden().items()})
         return out
 
     def set_array(self, name: str, value: Tensor) -> None:
-        """Set one of :meth:`arrays` (a tile's weight is programmed, i.e. clipped to its bounds)."""
+        """Set one of :meth:`arrays`: ``weight`` is programmed (:meth:`program`), a tile's weight
+        is programmed onto it (clipped to its bounds), a hidden array must be a finite tensor
+        that broadcasts to its shape (and pass :meth:`_check_hidden`)."""
         if name == "weight":
             self.program(value)
             return
-        roles = self._roles()
+        roles, hidden = self._roles(), self._hidden()
         if name in roles:
             roles[name].set_weight(value)
             return
-        raise ConfigError(f"{type(self).__name__}.set_array.name", name,
-                          "one of " + ", ".join(self.arrays()))
+        if name not in hidden:
+            raise ConfigError(f"{type(self).__name__}.set_array.name", name,
+                              "one of " + ", ".join(self.arrays()))
+        obj, attr = hidden[name]
+        old = getattr(obj, attr)
+        where = f"{type(self).__name__}.set_array.{name}"
+        if not isinstance(value, Tensor):
+            raise ConfigError(where, value, f"a tensor broadcastable to {tuple(old.shape)}")
+        try:
+            new = value.to(old).expand_as(old).clone()
+        except RuntimeError:
+            raise ConfigError(where, f"a tensor of shape {tuple(value.shape)}",
+                              f"a tensor broadcastable to {tuple(old.shape)}") from None
+        if old.is_floating_point() and not bool(torch.isfinite(new).all()):
+            raise ConfigError(where, "a tensor with NaN or inf entries", "finite values")
+        self._check_hidden(name, new)
+        setattr(obj, attr, new)
 
     def _roles(self) -> dict[str, AnalogTile]:
         return dict(zip(type(self.config).tile_roles, self.tiles, strict=True))
+
+    def _hidden(self) -> dict[str, tuple[object, str]]:
+        """The rule's hidden arrays by name, as (holder, attribute) (none by default)."""
+        return {}
+
+    def _check_hidden(self, name: str, value: Tensor) -> None:
+        """Extra checks on a hidden array before :meth:`set_array` stores it."""
 
     @abstractmethod
     def state_dict(self) -> dict: ...
 
     @abstractmethod
     def load_state_dict(self, state: dict) -> None: ...
+
+
+class TileRule(LearningRule):
+    """A rule over one tile whose weight is the tile's (Analog SGD, mixed precision): reads and
+    programming go to the tile (abstract: subclasses define the steps)."""
+
+    def __init__(self, tile: AnalogTile):
+        self.tile = check_tile(f"{type(self).__name__}.tile", tile)
+
+    @property
+    def weight(self) -> Tensor:
+        return self.tile.weight
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.tile.forward(x)
+
+    def backward(self, d: Tensor) -> Tensor:
+        return self.tile.backward(d)
+
+    def program(self, weight: Tensor) -> None:
+        self.tile.set_weight(weight)
+
+    @property
+    def tiles(self) -> tuple[AnalogTile, ...]:
+        return (self.tile,)

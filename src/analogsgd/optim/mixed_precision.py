@@ -41,7 +41,7 @@ from ..config import (
 from ..crossbar.replicas import per_replica
 from ..crossbar.tile import AnalogTile, TileConfig
 from ..errors import ConfigError
-from .base import LearningRule, check_tile
+from .base import TileRule
 from .registry import RuleConfig, register
 from .transfer import ALL_COLUMNS, TransferCursor, TransferSchedule
 
@@ -94,11 +94,11 @@ class MixedPrecisionConfig(RuleConfig):
         return MixedPrecision(tile, self)
 
 
-class MixedPrecision(LearningRule):
+class MixedPrecision(TileRule):
     """Mixed precision over one tile: χ accumulates the update, whole steps go to the tile."""
 
     def __init__(self, tile: AnalogTile, config: MixedPrecisionConfig = MixedPrecisionConfig()):
-        self.tile = check_tile("MixedPrecision.tile", tile)
+        super().__init__(tile)
         self.config = check_argument("MixedPrecision.config", config,
                                      InstanceOf(MixedPrecisionConfig))
         eps = config.granularity or tile.devices.device.granularity
@@ -109,24 +109,10 @@ class MixedPrecision(LearningRule):
         self.chi = torch.zeros(tile.shape, dtype=g.dtype, device=g.device)
         self.cursor = TransferCursor(config.schedule)
 
-    @property
-    def weight(self) -> Tensor:
-        return self.tile.weight
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.tile.forward(x)
-
-    def backward(self, d: Tensor) -> Tensor:
-        return self.tile.backward(d)
-
     def program(self, weight: Tensor) -> None:
         """Program the tile and clear χ (aihwkit resets χ when weights are set)."""
-        self.tile.set_weight(weight)
+        super().program(weight)
         self.chi = torch.zeros_like(self.chi)
-
-    @property
-    def tiles(self) -> tuple[AnalogTile, ...]:
-        return (self.tile,)
 
     def step(self, x: Tensor, d: Tensor, lr, initial_lr=None) -> None:
         """χ ← χ − lr Σ_b d_bᵀ x_b, then the transfers now due."""
@@ -157,20 +143,9 @@ class MixedPrecision(LearningRule):
         self.tile.update(counts, eye, eps * self.config.transfer_lr)
 
     # -- arrays and state ----------------------------------------------------------------------
-    def arrays(self) -> dict[str, Tensor]:
-        """``weight``, ``tile`` and ``chi`` (χ, the accumulated update not yet on the tile)."""
-        return {**super().arrays(), "chi": self.chi.clone()}
-
-    def set_array(self, name: str, value: Tensor) -> None:
-        if name == "chi":
-            shape = tuple(self.chi.shape)
-            try:
-                self.chi = value.to(self.chi).expand(shape).clone()
-            except (AttributeError, RuntimeError):
-                raise ConfigError("MixedPrecision.set_array.value", value,
-                                  f"a tensor broadcastable to {shape}") from None
-            return
-        super().set_array(name, value)
+    def _hidden(self) -> dict[str, tuple[object, str]]:
+        """``chi``: χ, the accumulated update not yet on the tile."""
+        return {"chi": (self, "chi")}
 
     def state_dict(self) -> dict:
         return {"tile": self.tile.state_dict(), "chi": self.chi.clone(),

@@ -15,7 +15,7 @@ from torch import Tensor
 from ..config import InstanceOf, check_argument
 from ..crossbar.replicas import per_replica
 from ..crossbar.tile import AnalogTile
-from .base import LearningRule, check_tile
+from .base import LearningRule, TileRule
 from .registry import RuleConfig, register
 
 
@@ -77,32 +77,15 @@ class DigitalSGD(LearningRule):
         self._w = state["weight"].clone()
 
 
-class AnalogSGD(LearningRule):
+class AnalogSGD(TileRule):
     """Analog SGD: the gradient is written straight onto one tile."""
 
     def __init__(self, tile: AnalogTile, config: AnalogSGDConfig = AnalogSGDConfig()):
-        self.tile = check_tile("AnalogSGD.tile", tile)
+        super().__init__(tile)
         self.config = check_argument("AnalogSGD.config", config, InstanceOf(AnalogSGDConfig))
-
-    @property
-    def weight(self) -> Tensor:
-        return self.tile.weight
 
     def step(self, x: Tensor, d: Tensor, lr, initial_lr=None) -> None:
         self.tile.update(x, d, self._rate(lr, initial_lr))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.tile.forward(x)
-
-    def backward(self, d: Tensor) -> Tensor:
-        return self.tile.backward(d)
-
-    def program(self, weight: Tensor) -> None:
-        self.tile.set_weight(weight)
-
-    @property
-    def tiles(self) -> tuple[AnalogTile, ...]:
-        return (self.tile,)
 
     def step_dense(self, grad: Tensor, lr, initial_lr=None) -> None:
         self.tile.apply(-per_replica(self._rate(lr, initial_lr), grad) * grad)

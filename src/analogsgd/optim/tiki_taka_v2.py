@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 from ..config import POSITIVE, POSITIVE_INT, Interval, IsBool, OrNone, param
@@ -119,35 +118,6 @@ class BufferedTransferRule(TransferRule):
     def _hidden(self) -> dict[str, tuple[object, str]]:
         """Hidden arrays by name: (holder, attribute)."""
         return {"buffer": (self.buffer, "H")}
-
-    def arrays(self) -> dict[str, Tensor]:
-        out = super().arrays()
-        out.update({name: getattr(obj, attr).clone() for name, (obj, attr) in self._hidden().items()})
-        return out
-
-    def set_array(self, name: str, value: Tensor) -> None:
-        hidden = self._hidden()
-        if name not in hidden:
-            super().set_array(name, value)
-            return
-        obj, attr = hidden[name]
-        old = getattr(obj, attr)
-        where = f"{type(self).__name__}.set_array.{name}"
-        if not isinstance(value, Tensor):
-            raise ConfigError(where, value, f"a tensor broadcastable to {tuple(old.shape)}")
-        try:
-            new = value.to(old).expand_as(old).clone()
-        except RuntimeError:
-            raise ConfigError(where, f"a tensor of shape {tuple(value.shape)}",
-                              f"a tensor broadcastable to {tuple(old.shape)}") from None
-        if not old.is_floating_point() or bool(torch.isfinite(new).all()):
-            self._check_hidden(name, new)
-            setattr(obj, attr, new)
-            return
-        raise ConfigError(where, "a tensor with NaN or inf entries", "finite values")
-
-    def _check_hidden(self, name: str, value: Tensor) -> None:
-        """Extra checks on a hidden array before :meth:`set_array` stores it."""
 
     def state_dict(self) -> dict:
         return {**super().state_dict(), **self.buffer.state_dict()}
