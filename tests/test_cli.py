@@ -215,3 +215,64 @@ def test_resume_rebuilds_nested_configs_by_their_stored_kind(monkeypatch, capsys
     assert main(["run", "fake", "--no-progress", "--resume", "--out", str(out)]) == 0
     assert seen[-1] == layer
     capsys.readouterr()
+
+
+def test_rerun_repeats_a_run_folder_from_its_config_alone(tmp_path, capsys):
+    """``--rerun A --out B``: B's config.json holds A's config and seed (A's --set values
+    included, though the command names none) and B's metrics equal A's but for the wall time;
+    A is left as it was. The same folder, another experiment's folder and --resume with --rerun
+    are one-line errors."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    tiny = ["--set", "d_in=4", "--set", "d_out=3", "--set", "n_samples=16", "--set",
+            "w_star_max=0.3", "--set", "steps=60", "--set", "record_every=10", "--set",
+            "alphas=0.1,0.05", "--set", "taus=0.6", "--set", "sigma_sqs=0.01"]
+    assert main(["run", "ls-asymptotic", "--no-progress", "--seed", "5", "--out", str(a), *tiny]) == 0
+    before = {p.name: p.read_bytes() for p in a.iterdir() if p.is_file()}
+    assert main(["run", "ls-asymptotic", "--no-progress", "--rerun", str(a), "--out", str(b)]) == 0
+    stored_a, stored_b = (json.loads((d / "config.json").read_text()) for d in (a, b))
+    assert stored_b["config"] == stored_a["config"] and stored_b["seed"] == 5
+    metrics_a, metrics_b = (json.loads((d / "metrics.json").read_text()) for d in (a, b))
+    metrics_a.pop("wall_time_s"), metrics_b.pop("wall_time_s")
+    assert metrics_a == metrics_b
+    assert {p.name: p.read_bytes() for p in a.iterdir() if p.is_file()} == before
+    capsys.readouterr()
+    for argv, needle in (
+            (["run", "ls-asymptotic", "--rerun", str(a), "--out", str(a)], "another folder"),
+            (["run", "fmnist-cnn", "--rerun", str(a), "--out", str(tmp_path / "c")],
+             "a run folder of fmnist-cnn"),
+            (["run", "ls-asymptotic", "--rerun", str(a), "--resume", "--out", str(a)],
+             "not given with --resume"),
+            (["run", "ls-asymptotic", "--rerun", str(tmp_path / "none")], "holding config.json")):
+        assert main(argv) == 2
+        assert needle in _one_error_line(capsys)
+
+
+def test_rerun_rebuilds_nested_configs_by_their_stored_kind(monkeypatch, capsys, tmp_path):
+    """A stored layer config whose rule is of another kind than the experiment's default reruns
+    with exactly that config (Config.from_dict), and --set applies on top of it."""
+    from analogsgd.experiments import Experiment
+    from analogsgd.nn import AnalogLayerConfig
+    from analogsgd.optim import TikiTakaConfig
+
+    seen = []
+
+    def run(config, ctx):
+        seen.append(config)
+        return {"summary": {}}
+
+    exp = Experiment(name="fake", description="a fake", full=AnalogLayerConfig,
+                     quick=AnalogLayerConfig, run=run)
+    monkeypatch.setattr("analogsgd.experiments.get_experiment", lambda name: exp)
+    out = tmp_path / "r"
+    assert main(["run", "fake", "--no-progress", "--out", str(out)]) == 0
+    stored = json.loads((out / "config.json").read_text())
+    layer = AnalogLayerConfig(rule=TikiTakaConfig(transfer_lr=0.3, gamma=0.5))
+    stored["config"] = layer.to_dict()
+    (out / "config.json").write_text(json.dumps(stored))
+    assert main(["run", "fake", "--no-progress", "--rerun", str(out),
+                 "--out", str(tmp_path / "s")]) == 0
+    assert seen[-1] == layer
+    assert main(["run", "fake", "--no-progress", "--rerun", str(out), "--out",
+                 str(tmp_path / "t"), "--set", "rule.gamma=0.25"]) == 0
+    assert seen[-1] == layer.replace(**{"rule.gamma": 0.25})
+    capsys.readouterr()

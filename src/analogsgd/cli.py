@@ -4,6 +4,7 @@
     analogsgd config NAME [--quick] [--set FIELD=VALUE ...]
     analogsgd run NAME [--quick] [--seed N] [--out DIR [--force]] [--set FIELD=VALUE ...] [--config FILE.toml]
     analogsgd run NAME --resume [--out DIR]
+    analogsgd run NAME --rerun DIR [--out NEW] [--set FIELD=VALUE ...]
     analogsgd install sky130
 
 Every error of the user's making (a bad value, file or folder) is one line on standard error
@@ -159,18 +160,55 @@ def _resolve_resume(args: argparse.Namespace):
     return exp, config, seed, bool(stored.get("quick")), out
 
 
-def _read_stored_config(out: Path) -> dict:
-    """``out/config.json`` as a dict, or one clear error when it is not a JSON object."""
+def _read_stored_config(out: Path, flag: str = "--resume") -> dict:
+    """``out/config.json`` as a dict, or one clear error (naming ``flag``) when it is not a
+    JSON object."""
     path = out / "config.json"
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError("--resume", str(path), "a readable JSON file written by `analogsgd "
+        raise ConfigError(flag, str(path), "a readable JSON file written by `analogsgd "
                           "run`", f"({exc}); start a new run instead.") from None
     if not isinstance(stored, dict):
-        raise ConfigError("--resume", str(path), "a JSON object written by `analogsgd run` (it "
+        raise ConfigError(flag, str(path), "a JSON object written by `analogsgd run` (it "
                           f"holds a {type(stored).__name__})", "Start a new run instead.")
     return stored
+
+
+def _resolve_rerun(args: argparse.Namespace):
+    """Experiment, config, seed and quick flag of a new run that repeats the run in
+    ``--rerun DIR``: its config rebuilt from its config.json by kind (``Config.from_dict``: every
+    nested config, a rule or a device of another kind included), then any --set or --config on
+    top; its seed unless --seed is given; its --quick. Nothing in DIR is written."""
+    from .experiments import get_experiment
+
+    exp = get_experiment(args.name)
+    folder = Path(args.rerun)
+    if not (folder / "config.json").is_file():
+        raise ConfigError("--rerun", str(folder), "a run folder holding config.json",
+                          "Name a folder written by `analogsgd run`.")
+    stored = _read_stored_config(folder, "--rerun")
+    if stored.get("experiment") != exp.name:
+        raise ConfigError("--rerun", str(folder), f"a run folder of {exp.name}",
+                          f"It holds a run of {stored.get('experiment')!r}.")
+    if args.quick and not stored.get("quick"):
+        raise ConfigError("--quick", True, f"the stored value False of {folder}/config.json",
+                          "Drop --quick: a rerun repeats the stored run.")
+    quick = bool(stored.get("quick"))
+    config = exp.config(quick=quick)
+    if isinstance(config, Config):
+        if not isinstance(stored.get("config"), dict):
+            raise ConfigError("--rerun", f"{folder}/config.json", "a config.json whose 'config' "
+                              "is an object")
+        config = type(config).from_dict(stored["config"], where=f"{folder}/config.json")
+    changes = _overrides(args)
+    if changes:
+        config = replace_fields(config, changes)
+    seed = args.seed if args.seed is not None else stored.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError("--rerun", f"{folder}/config.json", "a config.json whose seed is an "
+                          f"integer >= 0 (it holds {seed!r})", "Give --seed.")
+    return exp, config, seed, quick
 
 
 def _prepare_out(out: Path, args: argparse.Namespace) -> None:
@@ -207,10 +245,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.force and args.resume:
         raise ConfigError("--force", True, "not given with --resume",
                           "--resume continues the run in the folder; --force replaces it.")
+    if args.rerun and args.resume:
+        raise ConfigError("--rerun", args.rerun, "not given with --resume",
+                          "--resume continues a run in its folder; --rerun repeats it in a new one.")
     if args.resume:  # every check happens here, before any work
         exp, config, seed, quick, out = _resolve_resume(args)
         if exp.check is not None:
             exp.check(config)
+    elif args.rerun:
+        exp, config, seed, quick = _resolve_rerun(args)
+        if exp.check is not None:
+            exp.check(config)
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path(args.out) if args.out else Path("runs") / f"{exp.name}{'-quick' if quick else ''}-{stamp}"
+        if out.resolve() == Path(args.rerun).resolve():
+            raise ConfigError("--out", str(out), "another folder than --rerun's",
+                              "A rerun writes a new run folder; name one with --out.")
     else:
         exp, config = _resolve(args)
         if exp.check is not None:
@@ -313,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--resume", action="store_true",
                        help="continue the run in --out (default: the newest runs/NAME-* folder) "
                             "from its last checkpoints, with its stored config and seed")
+    p_run.add_argument("--rerun", metavar="DIR",
+                       help="a new run that repeats the run in DIR: its stored config (rebuilt "
+                            "from DIR/config.json) and seed, with any --set on top")
     p_run.add_argument("--force", action="store_true",
                        help="run into an existing --out folder, removing its previous results "
                             "(config, metrics, report, curves, figures, checkpoints) first")
