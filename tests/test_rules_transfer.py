@@ -67,7 +67,7 @@ def test_regular_chopper_flips_every_column_in_every_Nth_pass():
     seen = []
     for _ in range(4):
         for i in range(2):
-            c.after_read(i)
+            c.after_read(torch.tensor([i]))
         seen.append((c.c_in.tolist(), float(c.c_out)))
     assert c.period == 2 and c.passes == 4
     assert seen == [([1.0, 1.0], -1.0), ([-1.0, -1.0], 1.0), ([-1.0, -1.0], -1.0), ([1.0, 1.0], 1.0)]
@@ -75,9 +75,9 @@ def test_regular_chopper_flips_every_column_in_every_Nth_pass():
 
 def test_random_chopper_with_p_one_flips_at_every_read_per_replica():
     c = Chopper((3, 2, 2), 1.0, 0.0, random=True, regular=False, generator=torch.Generator())
-    c.after_read(0)
+    c.after_read(torch.tensor([0]))
     assert c.c_in.tolist() == [[-1.0, 1.0]] * 3 and c.flipped[:, 0].all()
-    c.after_read(1)
+    c.after_read(torch.tensor([1]))
     assert c.c_in.tolist() == [[-1.0, -1.0]] * 3
     assert Chopper((2, 2), 0.0, 0.0, True, True, torch.Generator()).period == 0
 
@@ -262,3 +262,33 @@ def test_least_squares_on_ideal_devices_approaches_digital_sgd(kind, fields, fac
     plateau, initial = _plateau(rule, problem)
     assert plateau < factor * digital
     assert plateau < 0.1 * initial
+
+
+@pytest.mark.parametrize("kind", ["chopped_tiki_taka", "agad"])
+def test_a_steps_transfers_in_runs_equal_one_column_transfers_in_sequence(kind):
+    """Batch 7 on a 2×3 tile at one transfer per mat-vec: 7 transfers, done as runs of
+    consecutive columns (cursor 0: columns 0–2 | 0–2 | 0). The same step with the gradient write
+    alone and then seven one-column transfers gives the same A, C, buffer, chopper signs and
+    (AGAD) reference and running mean: expected mode, exact reads and regular flips (p = 0.5, a
+    flip every second pass), so both are deterministic; 1e-12 is float64 rounding."""
+    fields = {"transfer_lr": 0.7, "gamma": 0.5, "auto_scale": False, "in_chop_prob": 0.5}
+    if kind == "chopped_tiki_taka":
+        fields["in_chop_random"] = False
+    runs, seq = build(kind, dw=0.05, **fields), build(kind, dw=0.05, **fields)
+
+    def one_at_a_time(batch, lr, initial_lr):          # seq: the due transfers one by one
+        for _ in range(seq.cursor.due(batch)):
+            seq.transfer(0.7)
+    seq._after_step = one_at_a_time
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(3):
+        x = torch.randn(7, 3, generator=gen, dtype=F64)
+        d = torch.randn(7, 2, generator=gen, dtype=F64)
+        runs.step(x, d, 0.1)
+        seq.step(x, d, 0.1)
+    a, b = runs.arrays(), seq.arrays()
+    assert set(a) == set(b)
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-12, msg=name)
+    assert runs.chopper.passes == seq.chopper.passes == 7
+    assert bool((runs.chopper.c_in < 0).any())                  # the flips did happen

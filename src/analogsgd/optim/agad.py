@@ -85,15 +85,16 @@ class AGAD(ChoppedTransferRule):
         return min(self.config.tail_weightening / self.chopper.period, 1.0)
 
     def _accumulate(self, columns: Tensor, z: Tensor, scale) -> Tensor:
-        i = int(columns[0])
-        z = z[..., 0, :]                                               # (..., out)
-        mean = self.running_mean[..., :, i]
-        flipped = self.chopper.flipped[..., i].unsqueeze(-1)
-        ref = torch.where(flipped, mean, self.reference[..., :, i])
-        self.reference[..., :, i] = ref
-        dw = ((z - ref) * self.chopper.column_signs(i)[..., 0, :]).unsqueeze(-2)
+        """The module docstring's reference, buffer and running mean for the k ``columns``
+        (z: (..., k, out)): the pulse counts n (..., k, out)."""
+        mean = self.running_mean[..., :, columns].transpose(-1, -2)     # (..., k, out)
+        flipped = self.chopper.flipped[..., columns].unsqueeze(-1)      # (..., k, 1)
+        ref = torch.where(flipped, mean, self.reference[..., :, columns].transpose(-1, -2))
+        self.reference[..., :, columns] = ref.transpose(-1, -2)
+        dw = (z - ref) * self.chopper.column_signs(columns)
         n = self.buffer.accumulate(columns, scale * dw)
-        self.running_mean[..., :, i] = (1 - self.beta) * mean + self.beta * z
+        self.running_mean[..., :, columns] = ((1 - self.beta) * mean
+                                              + self.beta * z).transpose(-1, -2)
         return n
 
     def _writes(self) -> bool:

@@ -197,22 +197,38 @@ class ChoppedTransferRule(BufferedTransferRule):
         self._after_step(1, lr, initial_lr)
 
     # -- the transfer --------------------------------------------------------------------------
+    def _after_step(self, batch: int, lr, initial_lr) -> None:
+        """The transfers due in this step's mat-vecs, a run of consecutive columns at a time
+        (:meth:`~analogsgd.optim.transfer.TransferCursor.runs`): within a run A is not written,
+        every column's buffer, write onto C and chopper flip concern that column alone, and the
+        pass ends only at the run's end, so one read, one buffer update and one write of the
+        run's columns are the run's one-column transfers in sequence (in distribution: the read
+        and write noise are drawn in another order)."""
+        due = self.cursor.due(batch)
+        if due:
+            rate = self.config.transfer_rate(self.transfer_lr, lr, initial_lr)
+            for columns in self.cursor.runs(due, self.fast.shape[-1]):
+                self._transfer_columns(columns, rate)
+
     def transfer(self, rate=None) -> None:
-        """Read the next column i of A, accumulate it in H (:meth:`_accumulate`), write the whole
+        """One transfer of the next column i of A (module docstring)."""
+        self._transfer_columns(self.cursor.runs(1, self.fast.shape[-1])[0],
+                               self.transfer_lr if rate is None else rate)
+
+    def _transfer_columns(self, columns: Tensor, rate) -> None:
+        """Read the columns of A, accumulate them in H (:meth:`_accumulate`), write the whole
         pulses onto C (when :meth:`_writes`), then let the chopper flip."""
-        rate = self.config.buffer_rate(self.transfer_lr if rate is None else rate)
-        columns = self.cursor.take(self.fast.shape[-1])
-        column = int(columns[0])
+        rate = self.config.buffer_rate(rate)
         eye = one_hot(self.fast, columns)
         z = read_columns(self.fast, eye, self.io)
         n = self._accumulate(columns, z, per_replica(rate, z) / self.granularity)
         if self._writes():
             self._write(eye, n)
-        self.chopper.after_read(column)
+        self.chopper.after_read(columns)
 
     def _accumulate(self, columns: Tensor, z: Tensor, scale) -> Tensor:
-        """ω = H + s·c_in[i]·c_out⊙z: the pulse counts n (..., 1, out)."""
-        return self.buffer.accumulate(columns, scale * z * self.chopper.column_signs(int(columns[0])))
+        """ω = H + s·c_in[i]·c_out⊙z for each column i: the pulse counts n (..., k, out)."""
+        return self.buffer.accumulate(columns, scale * z * self.chopper.column_signs(columns))
 
     def _writes(self) -> bool:
         return True

@@ -51,28 +51,30 @@ class Chopper:
         """c_out ⊗ c_in (..., out, in): the sign of each element of A."""
         return self.c_out.unsqueeze(-1) * self.c_in.unsqueeze(-2)
 
-    def column_signs(self, column: int) -> Tensor:
-        """c_in[i]·c_out (..., 1, out): the sign that undoes the chopping of column i."""
-        return (self.c_in[..., column:column + 1].unsqueeze(-1) * self.c_out.unsqueeze(-2))
+    def column_signs(self, columns: Tensor) -> Tensor:
+        """c_in[i]·c_out (..., k, out) for the k ``columns``: the sign that undoes the chopping
+        of each column i."""
+        return self.c_in[..., columns].unsqueeze(-1) * self.c_out.unsqueeze(-2)
 
     def _uniform(self, shape: tuple[int, ...]) -> Tensor:
         return torch.rand(shape, generator=self.generator, dtype=self.c_in.dtype,
                           device=self.generator.device).to(self.c_in.device)
 
-    def after_read(self, column: int) -> None:
-        """Flip c_in[column] per the rule above; after the last column, flip c_out and count
-        the pass."""
-        lead = tuple(self.c_in.shape[:-1])
-        flip = torch.zeros(lead, dtype=torch.bool, device=self.c_in.device)
+    def after_read(self, columns: Tensor) -> None:
+        """Flip c_in of the ``columns`` just read (consecutive, within one pass: one run of
+        :meth:`~analogsgd.optim.transfer.TransferCursor.runs`) per the rule above, one uniform
+        per replica and column; after the last column, flip c_out and count the pass."""
+        shape = tuple(self.c_in.shape[:-1]) + (len(columns),)
+        flip = torch.zeros(shape, dtype=torch.bool, device=self.c_in.device)
         if self.in_chop_prob > 0:
             if self.regular and self.passes % self.period == self.period - 1:
                 flip = torch.ones_like(flip)
             if self.random:
-                flip = flip | (self._uniform(lead) < self.in_chop_prob)
-            self.c_in[..., column] = torch.where(flip, -self.c_in[..., column],
-                                                 self.c_in[..., column])
-        self.flipped[..., column] = flip
-        if column == self.c_in.shape[-1] - 1:
+                flip = flip | (self._uniform(shape) < self.in_chop_prob)
+            self.c_in[..., columns] = torch.where(flip, -self.c_in[..., columns],
+                                                  self.c_in[..., columns])
+        self.flipped[..., columns] = flip
+        if int(columns[-1]) == self.c_in.shape[-1] - 1:
             if self.out_chop_prob > 0:
                 out_flip = self._uniform(tuple(self.c_out.shape)) < self.out_chop_prob
                 self.c_out = torch.where(out_flip, -self.c_out, self.c_out)

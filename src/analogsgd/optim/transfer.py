@@ -62,6 +62,19 @@ class TransferCursor:
         self.next_column = (self.next_column + n) % in_size
         return cols
 
+    def runs(self, transfers: int, in_size: int) -> list[Tensor]:
+        """The columns of ``transfers`` one-column transfers in a row (and advance the cursor),
+        as runs of consecutive columns that end at the last column or the last transfer: the
+        transfers of one run read distinct columns, and a pass over the columns ends only at
+        the end of a run."""
+        out = []
+        while transfers > 0:
+            n = min(transfers, in_size - self.next_column)
+            out.append(torch.arange(self.next_column, self.next_column + n))
+            self.next_column = (self.next_column + n) % in_size
+            transfers -= n
+        return out
+
     def state_dict(self) -> dict:
         return {"count": self.count, "next_column": self.next_column}
 
