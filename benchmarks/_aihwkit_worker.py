@@ -27,8 +27,9 @@ every such choice is listed in the ``settings`` answer (printed and stored by th
   the analogsgd crossbar benchmark reads exactly;
 * Tiki-Taka: ``TransferCompound`` of two such devices, transfer every mini-batch, one column
   per transfer, γ = 0; fixed fast rate β (``scale_fast_lr=False``);
-* the other rules (TT-v2, c-TTv2, AGAD, mixed precision): aihwkit's ``build_config`` for that
-  algorithm on ``SoftBoundsDevice()`` with its defaults (:data:`BUILD_CONFIG_KEYS`).
+* TT-v2: ``BufferedTransferCompound`` with its defaults (:func:`_tt_v2`); c-TTv2, AGAD and
+  mixed precision: aihwkit's ``build_config`` for that algorithm on ``SoftBoundsDevice()`` with
+  its defaults (:data:`BUILD_CONFIG_KEYS`).
 
 Imports only torch, aihwkit and ``_timing`` (not analogsgd), so it runs in aihwkit's venv.
 """
@@ -72,10 +73,9 @@ def _configs(perfect_io: bool, fast_lr: float, transfer_lr: float, scale_transfe
 
 
 #: analogsgd rule kind -> aihwkit build_config key (its defaults for that algorithm); TT-v2 is
-#: build_config's "ttv2" (ChoppedTransferCompound without chopping), which does the same work
-#: per step as the BufferedTransferCompound analogsgd follows
-BUILD_CONFIG_KEYS = {"tiki_taka_v2": "ttv2", "chopped_tiki_taka": "c-ttv2", "agad": "agad",
-                     "mixed_precision": "mp"}
+#: not among them: build_config's "ttv2" is a ChoppedTransferCompound without chopping that
+#: transfers every mat-vec, analogsgd's TT-v2 the BufferedTransferCompound (:func:`_tt_v2`)
+BUILD_CONFIG_KEYS = {"chopped_tiki_taka": "c-ttv2", "agad": "agad", "mixed_precision": "mp"}
 
 
 def _build_config(key: str):
@@ -88,6 +88,25 @@ def _build_config(key: str):
     return build_config(key, SoftBoundsDevice(), mapping=MappingParameter(
         max_input_size=0, max_output_size=0, digital_bias=True, weight_scaling_omega=0.0,
         learn_out_scaling=False))
+
+
+def _tt_v2():
+    """TT-v2 as analogsgd's ``tiki_taka_v2`` follows it: ``BufferedTransferCompound`` of two
+    ``SoftBoundsDevice()`` with its Python defaults (one column every mini-batch, thres_scale 1,
+    momentum 0.1, transfer BL 1 without management), the gradient BL 5 of build_config, aihwkit's
+    default IOParameters and the benchmark's mapping."""
+    from aihwkit.simulator.configs import UnitCellRPUConfig
+    from aihwkit.simulator.configs.compounds import BufferedTransferCompound
+    from aihwkit.simulator.configs.devices import SoftBoundsDevice
+    from aihwkit.simulator.parameters import MappingParameter, UpdateParameters
+
+    compound = BufferedTransferCompound(unit_cell_devices=[SoftBoundsDevice(), SoftBoundsDevice()],
+                                        transfer_every=1, units_in_mbatch=True,
+                                        n_reads_per_transfer=1)
+    return UnitCellRPUConfig(device=compound, update=UpdateParameters(desired_bl=5),
+                             mapping=MappingParameter(max_input_size=0, max_output_size=0,
+                                                      digital_bias=True, weight_scaling_omega=0.0,
+                                                      learn_out_scaling=False))
 
 
 def _network_step(model: nn.Module, opt, x: torch.Tensor, y: torch.Tensor):
@@ -113,7 +132,7 @@ def network_methods(data: dict) -> tuple[dict, dict]:
     digital = digital_net()
     methods = {"digital": _network_step(digital, torch.optim.SGD(digital.parameters(),
                                                                 lr=data["digital_lr"]), x, y)}
-    own = {"analog_sgd": sgd_cfg, "tiki_taka": tt_cfg}
+    own = {"analog_sgd": sgd_cfg, "tiki_taka": tt_cfg, "tiki_taka_v2": _tt_v2()}
     configs = {kind: own[kind] if kind in own else _build_config(BUILD_CONFIG_KEYS[kind])
                for kind in data.get("rules", own) if kind in own or kind in BUILD_CONFIG_KEYS}
     for name, cfg in configs.items():
