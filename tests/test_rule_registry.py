@@ -202,3 +202,22 @@ def test_kind_has_label_colour_and_builds_from_defaults(kind):
 def test_labels_are_distinct():
     labels = list(registry.labels().values())
     assert len(set(labels)) == len(labels)
+
+
+@pytest.mark.parametrize("data, needle", [
+    ({"rule": {"transfer_lr": 0.1}}, "AnalogLayerConfig.rule.kind must be one of agad"),
+    ({"rule": {"kind": "tiki_taka_v9"}}, "AnalogLayerConfig.rule.kind must be one of"),
+    ({"rule": {"kind": "tiki_taka", "transfer_lr": -1}}, "AnalogLayerConfig.rule.transfer_lr"),
+    ({"rule": {"kind": "analog_sgd", "transfer_lr": 0.1}}, "AnalogSGDConfig has no field"),
+    ({"tile": {"device": {"kind": "SoftBounds", "dw_min": 0.1, "n_states": 5}}},
+     "AnalogLayerConfig.tile.device.dw_min"),
+])
+def test_a_config_json_that_does_not_fit_is_one_line_naming_its_path(data, needle):
+    """Config.from_dict (what --resume and --rerun rebuild config.json with): a family without
+    its kind, an unknown kind, a bad value, a field the kind does not have and a contradictory
+    dw_min/n_states pair (2/5 = 0.4, not 0.1) are each one ConfigError naming the path."""
+    from analogsgd.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        AnalogLayerConfig.from_dict(data)
+    assert needle in str(err.value) and "\n" not in str(err.value)

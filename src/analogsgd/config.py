@@ -13,6 +13,7 @@ invariants go in :meth:`Config.check_invariants`.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
 import math
 from collections.abc import Mapping
@@ -304,6 +305,11 @@ def _from_plain(cls: type, data: Any, where: str) -> Any:
             known = sorted(k for k, c in CONFIG_KINDS.items() if issubclass(c, cls))
             raise ConfigError(f"{where}.kind", kind, "one of " + ", ".join(known))
         cls = target
+    if inspect.isabstract(cls) or getattr(cls, "__abstractmethods__", None):
+        known = sorted(k for k, c in CONFIG_KINDS.items() if issubclass(c, cls)
+                       and not getattr(c, "__abstractmethods__", None))
+        raise ConfigError(f"{where}.kind", kind, "one of " + ", ".join(known),
+                          f"{cls.__name__} is a family: the table names its member by 'kind'.")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     for name, value in data.items():

@@ -20,7 +20,7 @@ Adding a rule: one module under :mod:`analogsgd.optim` with its config (decorate
 
 from __future__ import annotations
 
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -38,7 +38,7 @@ RULES: dict[str, type[RuleConfig]] = {}
 
 
 @dataclass(frozen=True)
-class RuleConfig(Config):
+class RuleConfig(Config, ABC):
     """A learning rule's configuration (abstract; subclasses are registered with :func:`register`).
 
     Learning-rate convention (one for every rule): the rate ``lr`` given to
