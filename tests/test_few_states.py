@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from analogsgd.cli import main
+from analogsgd.datasets.fashion_mnist import DEBIAN_PATH
 from analogsgd.errors import ConfigError
 from analogsgd.experiments import RunContext, get_experiment
 from analogsgd.experiments._few_states_ls import final_loss, ls_rule
@@ -49,6 +50,7 @@ def test_quick_config_is_the_promised_reduction():
     assert full.n_states == (4, 10, 20, 100, 1000) and full.n_seeds >= 3
     assert quick.net_periphery == full.net_periphery == "ideal"
     assert quick.rules == full.rules == () and quick.kinds == registry.kinds()
+    assert quick.cnn is None and full.cnn.network == "fmnist-cnn" and full.cnn_epochs >= 1
 
 
 def test_run_folder_has_every_artefact(run_dir):
@@ -149,3 +151,24 @@ def test_a_rule_registered_later_is_picked_up(monkeypatch, tmp_path):
         assert set(metrics[key]["few_states_probe"]) == {"4", "1000"}
     out.write_metrics(metrics)  # finite
     assert "Probe rule" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.skipif(not DEBIAN_PATH.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
+def test_the_cnn_part_runs_beside_the_fcn_with_its_own_checkpoints(tmp_path):
+    """cnn_epochs > 0 adds fmnist-cnn's network on a Fashion-MNIST subset: accuracy_pct_cnn has
+    the shape of accuracy_pct (digital SGD repeated under every n), its checkpoints are named
+    cnn_<unit> beside the FCN's <unit>, and its curves are curves/cnn_curves.csv."""
+    out = tmp_path / "run"
+    args = [*TINY_ARGS, "--set", "rules=analog_sgd", "--set", "n_seeds=1",
+            "--set", "cnn_epochs=1", "--set", "cnn_n_train=80", "--set", "cnn_n_test=40"]
+    assert main(["run", "few-states", "--quick", "--out", str(out), "--no-progress", *args]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    cnn, fcn = metrics["accuracy_pct_cnn"], metrics["accuracy_pct"]
+    assert set(cnn) == set(fcn) == {"digital_sgd", "analog_sgd"}
+    assert all(set(cnn[k]) == {"4", "1000"} for k in cnn)
+    assert cnn["digital_sgd"]["4"] == cnn["digital_sgd"]["1000"]
+    assert metrics["summary"]["cnn_data"] == {"name": "Fashion-MNIST", "n_train": 80, "n_test": 40}
+    names = {p.name for p in (out / "checkpoints").iterdir()}
+    assert "cnn_seed0_analog_sgd_n4.pt" in names and "seed0_analog_sgd_n4.pt" in names
+    assert (out / "curves" / "cnn_curves.csv").is_file()
+    assert "## (c) Fashion-MNIST CNN" in (out / "report.md").read_text()

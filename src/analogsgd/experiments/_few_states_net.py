@@ -29,11 +29,14 @@ class StatesUnit(Unit):
     """One training run: a rule, n_states (None for digital SGD) and a seed."""
 
     n_states: int | None = None
+    #: the study part ('' for the network part, 'cnn' for the CNN part): a prefix of the key
+    part: str = ""
 
     @property
     def key(self) -> str:
         n = "" if self.n_states is None else f"_n{self.n_states}"
-        return f"seed{self.seed_index}_{self.algorithm}{n}"
+        prefix = f"{self.part}_" if self.part else ""
+        return f"{prefix}seed{self.seed_index}_{self.algorithm}{n}"
 
     @property
     def label(self) -> str:
@@ -56,22 +59,23 @@ def network_config(cfg: FewStatesConfig, n_states: int) -> NetworkConfig:
     return base.replace(**changes)
 
 
-def plan(cfg: FewStatesConfig, seed: int) -> list[StatesUnit]:
+def plan(cfg: FewStatesConfig, seed: int, part: str = "") -> list[StatesUnit]:
     """Per seed: digital SGD once, every analog rule at every n_states. Every unit of a seed
     starts from the same weights and sees the same mini-batches."""
     units = []
     for i, s in enumerate(child_seeds(seed, cfg.n_seeds)):
         for kind in cfg.kinds:
             for n in ([None] if kind == "digital_sgd" else cfg.n_states):
-                units.append(StatesUnit(kind, None if n is None else TAU, i, s, n))
+                units.append(StatesUnit(kind, None if n is None else TAU, i, s, n, part))
     return units
 
 
-def network_study(cfg: FewStatesConfig, ctx: RunContext, seed: int) -> dict:
+def network_study(cfg: FewStatesConfig, ctx: RunContext, seed: int, part: str = "") -> dict:
     """``{"accuracy": {rule: {n: stats}}, "data": {...}}`` (digital SGD's stats repeated under
-    every n); writes ``curves/network_curves.csv``."""
+    every n); writes ``curves/network_curves.csv`` (``curves/<part>_curves.csv`` for another
+    ``part``, whose checkpoints are named ``<part>_<unit>``)."""
     data = load_data(network_config(cfg, cfg.n_states[0]))
-    units = plan(cfg, seed)
+    units = plan(cfg, seed, part)
     for unit in units:  # before any training: a checkpoint path that cannot be written
         check_checkpoint_path(checkpoint_path(ctx, unit))
     histories: dict[str, dict] = {}
@@ -80,7 +84,7 @@ def network_study(cfg: FewStatesConfig, ctx: RunContext, seed: int) -> dict:
         batches = math.ceil(data.train_x.shape[0] / net_cfg.batch_size)
         with ctx.progress.task(net_cfg.epochs * batches, f"{cfg.network}: {unit.label}") as task:
             histories[unit.key] = train_unit(net_cfg, unit, data, ctx, task)
-    ctx.out.write_curves("network_curves", _curves(units, histories))
+    ctx.out.write_curves(f"{part}_curves" if part else "network_curves", _curves(units, histories))
     accuracy = {}
     for kind in cfg.kinds:
         accuracy[kind] = {}

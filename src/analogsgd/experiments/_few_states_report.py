@@ -15,24 +15,28 @@ from .few_states import LI_2025, LI_2025_REF, FewStatesConfig
 def write_figures_and_report(cfg: FewStatesConfig, metrics: dict, out: RunFolder) -> None:
     labels, colours = registry.labels(), registry.colours()
     ns = list(cfg.n_states)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.8))
+    nets = [("accuracy_pct", cfg)] + ([("accuracy_pct_cnn", cfg.cnn)] if cfg.cnn else [])
+    fig, axes = plt.subplots(1, 1 + len(nets), figsize=(5.25 * (1 + len(nets)), 3.8))
+    left, right = axes[0], axes[1]
     for kind in cfg.kinds:
         ratio = [metrics["ls_error_over_digital"][kind][f"{n}"] for n in ns]
-        acc = [metrics["accuracy_pct"][kind][f"{n}"] for n in ns]
         style = {"color": colours[kind], "label": labels[kind], "capsize": 3,
                  "ls": ":" if kind == "digital_sgd" else "-", "marker": "" if kind == "digital_sgd" else "o"}
         left.errorbar(ns, [r["mean"] for r in ratio], [r["std"] for r in ratio], **style)
-        right.errorbar(ns, [a["mean"] for a in acc], [a["std"] for a in acc], **style)
+        for ax, (key, _) in zip(axes[1:], nets):
+            acc = [metrics[key][kind][f"{n}"] for n in ns]
+            ax.errorbar(ns, [a["mean"] for a in acc], [a["std"] for a in acc], **style)
     left.set_xscale("log")
     left.set_yscale("log")
     left.set_ylabel("final f(W) − f*  ÷  digital SGD's")
     left.set_title(f"least squares {cfg.ls_d_out}×{cfg.ls_d_in}, α = {cfg.ls_alpha:g}", fontsize=9)
-    right.set_xscale("log")
-    right.set_ylim(0, 100)
-    right.set_ylabel("final test accuracy (%)")
-    right.set_title(f"{cfg.network}, {cfg.net_epochs} epochs, periphery '{cfg.net_periphery}'",
-                    fontsize=9)
-    for ax in (left, right):
+    for ax, (_, study) in zip(axes[1:], nets):
+        ax.set_xscale("log")
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("final test accuracy (%)")
+        ax.set_title(f"{study.network}, {study.net_epochs} epoch(s), periphery "
+                     f"'{study.net_periphery}'", fontsize=9)
+    for ax in axes:
         ax.set_xlabel("n_states = 2/Δw_min (soft bounds ±1)")
         ax.grid(alpha=0.3, which="both")
     right.legend(fontsize=7, loc="lower right")
@@ -70,6 +74,19 @@ def _literature(cfg: FewStatesConfig, metrics: dict) -> list[str]:
     return lines
 
 
+def _cnn_section(cfg: FewStatesConfig, metrics: dict) -> list[str]:
+    """Part (c), the Fashion-MNIST CNN, when the run has it."""
+    if cfg.cnn is None:
+        return []
+    data = metrics["summary"]["cnn_data"]
+    return ["## (c) Fashion-MNIST CNN: final test accuracy (%)", "",
+            (f"`fmnist-cnn`'s network and rates on {data['name']} ({data['n_train']} training, "
+             f"{data['n_test']} test images), {cfg.cnn_epochs} epoch(s) at constant rates, "
+             f"periphery '{cfg.net_periphery}', update '{cfg.net_update_mode}'. Metric "
+             "`accuracy_pct_cnn[rule][n]`."), "",
+            *_table(cfg, metrics["accuracy_pct_cnn"], ".2f"), ""]
+
+
 def report_text(cfg: FewStatesConfig, metrics: dict) -> str:
     s = metrics["summary"]
     data = s["network_data"]
@@ -97,6 +114,7 @@ def report_text(cfg: FewStatesConfig, metrics: dict) -> str:
          f"{data['n_test']} test images), {cfg.net_epochs} epochs at constant rates, periphery "
          f"'{cfg.net_periphery}', update '{cfg.net_update_mode}'. Metric `accuracy_pct[rule][n]`."),
         "", *_table(cfg, metrics["accuracy_pct"], ".2f"), "",
+        *_cnn_section(cfg, metrics),
         "## The literature at few states", "",
         (f"{LI_2025_REF}: LeNet-5, all layers analog, exact reads, 100 epochs. At 4 states "
          "Tiki-Taka v1 stays at chance, far below TT-v2, and mixed precision comes close to "

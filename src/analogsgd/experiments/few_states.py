@@ -137,6 +137,14 @@ class FewStatesConfig(Config):
     net_update_mode: str = param("pulsed", "network: tile update, 'pulsed' or 'expected'",
                                  OneOf(("pulsed", "expected")))
     data_path: str = param("", "network: dataset folder ('' = the default)", Text())
+    # (c) the Fashion-MNIST CNN of fmnist-cnn, the full run's second network
+    cnn_epochs: int = param(0, "CNN part: epochs of fmnist-cnn's network on a Fashion-MNIST "
+                            "subset with the network part's periphery and update (0: no CNN "
+                            "part); metric accuracy_pct_cnn", Interval(0, None, integer=True))
+    cnn_n_train: int = param(6000, "CNN part: training images (a seeded subset)", POSITIVE_INT)
+    cnn_n_test: int = param(2000, "CNN part: test images (a seeded subset)", POSITIVE_INT)
+    cnn_data_path: str = param("", "CNN part: Fashion-MNIST folder ('' = the Debian package)",
+                               Text())
 
     def __post_init__(self) -> None:
         for name in ("rules", "n_states"):  # JSON/CLI lists and single values
@@ -157,6 +165,15 @@ class FewStatesConfig(Config):
                               f"<= ls_steps = {self.ls_steps}")
 
     @property
+    def cnn(self) -> FewStatesConfig | None:
+        """The study of the CNN part as a network study of ``fmnist-cnn`` (None: no CNN part)."""
+        if not self.cnn_epochs:
+            return None
+        return self.replace(network="fmnist-cnn", net_epochs=self.cnn_epochs,
+                            net_n_train=self.cnn_n_train, net_n_test=self.cnn_n_test,
+                            data_path=self.cnn_data_path)
+
+    @property
     def kinds(self) -> tuple[str, ...]:
         """The rules run: digital SGD first, then the chosen (or every registered) rule."""
         chosen = self.rules or registry.kinds()
@@ -166,8 +183,9 @@ class FewStatesConfig(Config):
 def full_config() -> FewStatesConfig:
     """5 n_states × 3 seeds: least squares 50 × 20 for 3 000 steps, the digits FCN for 30
     epochs (4 050 steps: ``digits-fcn --quick``'s budget, after which Tiki-Taka has caught up
-    with digital SGD there, at τ = 0.7–0.8 and Δw_min = 1e-3) at constant rates."""
-    return FewStatesConfig()
+    with digital SGD there, at τ = 0.7–0.8 and Δw_min = 1e-3) at constant rates, and the
+    Fashion-MNIST CNN for one epoch of 6 000 images (750 steps of batch 8)."""
+    return FewStatesConfig(cnn_epochs=1)
 
 
 def quick_config() -> FewStatesConfig:
@@ -183,7 +201,9 @@ def check(cfg: FewStatesConfig) -> None:
     from ._few_states_net import network_config
     from ._network_data import check_data
 
-    check_data(network_config(cfg, cfg.n_states[0]))
+    for study in (cfg, cfg.cnn):
+        if study is not None:
+            check_data(network_config(study, study.n_states[0]))
 
 
 def run(cfg: FewStatesConfig, ctx: RunContext) -> dict:
@@ -192,14 +212,17 @@ def run(cfg: FewStatesConfig, ctx: RunContext) -> dict:
     from ._few_states_net import network_study
     from ._few_states_report import write_figures_and_report
 
-    ls_seed, net_seed = child_seeds(ctx.seed, 2)
+    ls_seed, net_seed, cnn_seed = child_seeds(ctx.seed, 3)
     ls = ls_study(cfg, ctx, ls_seed)
     net = network_study(cfg, ctx, net_seed)
+    cnn = network_study(cfg.cnn, ctx, cnn_seed, part="cnn") if cfg.cnn else None
     metrics = {"ls_error_over_digital": ls["ratio"], "accuracy_pct": net["accuracy"],
+               **({"accuracy_pct_cnn": cnn["accuracy"]} if cnn else {}),
                "summary": {"rules": list(cfg.kinds), "n_states": list(cfg.n_states),
                            "dw_min": {f"{n}": 2 * TAU / n for n in cfg.n_states},
                            "n_seeds": cfg.n_seeds, "network": cfg.network,
                            "network_data": net["data"],
+                           **({"cnn_data": cnn["data"]} if cnn else {}),
                            "ls_digital_final_loss": ls["digital_loss"]}}
     write_figures_and_report(cfg, metrics, ctx.out)
     return metrics
