@@ -141,8 +141,10 @@ class FewStatesConfig(Config):
     cnn_epochs: int = param(0, "CNN part: epochs of fmnist-cnn's network on a Fashion-MNIST "
                             "subset with the network part's periphery and update (0: no CNN "
                             "part); metric accuracy_pct_cnn", Interval(0, None, integer=True))
-    cnn_n_train: int = param(6000, "CNN part: training images (a seeded subset)", POSITIVE_INT)
-    cnn_n_test: int = param(2000, "CNN part: test images (a seeded subset)", POSITIVE_INT)
+    cnn_n_train: int = param(1000, "CNN part: training images (a seeded subset; c-TTv2 and "
+                             "AGAD transfer once per mat-vec, i.e. per image patch of a "
+                             "convolution: about 1 s per CNN step on 2 cores)", POSITIVE_INT)
+    cnn_n_test: int = param(1000, "CNN part: test images (a seeded subset)", POSITIVE_INT)
     cnn_data_path: str = param("", "CNN part: Fashion-MNIST folder ('' = the Debian package)",
                                Text())
 
@@ -184,7 +186,9 @@ def full_config() -> FewStatesConfig:
     """5 n_states × 3 seeds: least squares 50 × 20 for 3 000 steps, the digits FCN for 30
     epochs (4 050 steps: ``digits-fcn --quick``'s budget, after which Tiki-Taka has caught up
     with digital SGD there, at τ = 0.7–0.8 and Δw_min = 1e-3) at constant rates, and the
-    Fashion-MNIST CNN for one epoch of 6 000 images (750 steps of batch 8)."""
+    Fashion-MNIST CNN for one epoch of 1 000 images (125 steps of batch 8: c-TTv2 and AGAD
+    transfer once per mat-vec as aihwkit does, 4 608 per step in the first convolution, which
+    makes their CNN step about 1 s here)."""
     return FewStatesConfig(cnn_epochs=1)
 
 
