@@ -112,7 +112,7 @@ def analog(net: nn.Module, algorithm: str, periphery: PeripheryConfig):
     """(analog copy of ``net``, its optimizer): the rule ``algorithm`` (a registry kind) with the
     network studies' rates (:func:`~analogsgd.experiments._network_analog.rule_config`):
     gradient write at α, or at β for a fast-tile rule, digital parameters at α."""
-    rule = rule_config(NETWORK, algorithm)
+    rule = rule_config(algorithm, NETWORK.analog_lr, NETWORK.transfer_every)
     cfg = AnalogLayerConfig(rule=rule, tile=TILE.replace(periphery=periphery))
     model = convert_to_analog(net, cfg, generator=1)
     contexts = [p for p in model.parameters() if isinstance(p, AnalogContext)]

@@ -10,8 +10,6 @@ digital SGD's ratio is 1 by construction.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import torch
 
 from ..crossbar.tile import AnalogTile, TileConfig, UpdateConfig
@@ -33,7 +31,7 @@ def ls_rule(kind: str, cfg: FewStatesConfig, n_states: int,
     written at β = ``ls_fast_lr`` if it has a fast tile, else at α. Each tile role gets the
     config :meth:`~analogsgd.optim.registry.RuleConfig.tile_config` derives from the base one.
     """
-    rule_cfg = rule_config(SimpleNamespace(analog_lr=cfg.ls_alpha, transfer_every=1), kind)
+    rule_cfg = rule_config(kind, cfg.ls_alpha, transfer_every=1)
     cls = type(rule_cfg)
     shape = (cfg.ls_d_out, cfg.ls_d_in)
     if not cls.tile_roles:

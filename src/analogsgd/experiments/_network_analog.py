@@ -25,19 +25,20 @@ from torch import nn
 from ..rng import child_seeds
 
 
-def rule_config(cfg, algorithm: str):
-    """The rule config of ``algorithm`` with the study's rates: a fast-tile rule transfers at
-    α = ``analog_lr`` every ``transfer_every`` steps (where it has that field) with aihwkit's
-    schedule (fixed β, transfer rate scaled by the schedule); other rules as registered."""
+def rule_config(algorithm: str, transfer_lr: float, transfer_every: int):
+    """The rule config of ``algorithm`` with a study's rates: a fast-tile rule transfers at
+    α = ``transfer_lr`` every ``transfer_every`` steps (where it has that field; the chopped
+    rules count mat-vecs) with aihwkit's schedule (fixed β, transfer rate scaled by the
+    schedule); other rules as registered."""
     from ..optim import registry
 
     cls = registry.RULES[algorithm]
     if not cls.fast_tile:
         return cls()
-    fields = {"transfer_lr": cfg.analog_lr, "schedule_gradient_lr": False,
+    fields = {"transfer_lr": transfer_lr, "schedule_gradient_lr": False,
               "schedule_transfer_lr": True}
     if "transfer_every" in cls.__dataclass_fields__:
-        fields["transfer_every"] = cfg.transfer_every
+        fields["transfer_every"] = transfer_every
     return cls(**fields)
 
 
@@ -57,7 +58,8 @@ def layer_config(cfg, algorithm: str, tau: float):
                          else (asymmetric_linear_device(tau, cfg.dw_min), DeviceVariation()))
     tile = TileConfig(device=device, variation=variation,
                       update=UpdateConfig(mode=cfg.update_mode), periphery=periphery)
-    return AnalogLayerConfig(rule=rule_config(cfg, algorithm), tile=tile,
+    return AnalogLayerConfig(rule=rule_config(algorithm, cfg.analog_lr, cfg.transfer_every),
+                             tile=tile,
                              out_scaling=cfg.learn_out_scale,
                              weight_scaling_omega=cfg.weight_scaling_omega)
 
