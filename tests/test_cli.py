@@ -189,10 +189,10 @@ def test_closing_line_names_report_and_figures(monkeypatch, capsys, tmp_path):
     assert json.loads((out / "metrics.json").read_text())["summary"] == {"ok": 1.0, "missing": None}
 
 
-def test_resume_rebuilds_nested_configs_by_their_stored_kind(monkeypatch, capsys, tmp_path):
-    """A stored config whose nested config is of another kind than the experiment's default
-    (here a layer whose rule is Tiki-Taka where the default is Analog SGD) resumes with exactly
-    the stored config: config.json is rebuilt by Config.from_dict, kinds included."""
+def _run_of_another_rule(monkeypatch, tmp_path):
+    """A run folder of a fake experiment whose config is an AnalogLayerConfig (default rule:
+    Analog SGD), its stored config replaced by a layer whose rule is Tiki-Taka: (configs the
+    experiment ran with, the folder, the stored layer config)."""
     from analogsgd.experiments import Experiment
     from analogsgd.nn import AnalogLayerConfig
     from analogsgd.optim import TikiTakaConfig
@@ -212,6 +212,14 @@ def test_resume_rebuilds_nested_configs_by_their_stored_kind(monkeypatch, capsys
     layer = AnalogLayerConfig(rule=TikiTakaConfig(transfer_lr=0.3, gamma=0.5))
     stored["config"] = layer.to_dict()
     (out / "config.json").write_text(json.dumps(stored))
+    return seen, out, layer
+
+
+def test_resume_rebuilds_nested_configs_by_their_stored_kind(monkeypatch, capsys, tmp_path):
+    """A stored config whose nested config is of another kind than the experiment's default
+    (here a layer whose rule is Tiki-Taka where the default is Analog SGD) resumes with exactly
+    the stored config: config.json is rebuilt by Config.from_dict, kinds included."""
+    seen, out, layer = _run_of_another_rule(monkeypatch, tmp_path)
     assert main(["run", "fake", "--no-progress", "--resume", "--out", str(out)]) == 0
     assert seen[-1] == layer
     capsys.readouterr()
@@ -250,25 +258,7 @@ def test_rerun_repeats_a_run_folder_from_its_config_alone(tmp_path, capsys):
 def test_rerun_rebuilds_nested_configs_by_their_stored_kind(monkeypatch, capsys, tmp_path):
     """A stored layer config whose rule is of another kind than the experiment's default reruns
     with exactly that config (Config.from_dict), and --set applies on top of it."""
-    from analogsgd.experiments import Experiment
-    from analogsgd.nn import AnalogLayerConfig
-    from analogsgd.optim import TikiTakaConfig
-
-    seen = []
-
-    def run(config, ctx):
-        seen.append(config)
-        return {"summary": {}}
-
-    exp = Experiment(name="fake", description="a fake", full=AnalogLayerConfig,
-                     quick=AnalogLayerConfig, run=run)
-    monkeypatch.setattr("analogsgd.experiments.get_experiment", lambda name: exp)
-    out = tmp_path / "r"
-    assert main(["run", "fake", "--no-progress", "--out", str(out)]) == 0
-    stored = json.loads((out / "config.json").read_text())
-    layer = AnalogLayerConfig(rule=TikiTakaConfig(transfer_lr=0.3, gamma=0.5))
-    stored["config"] = layer.to_dict()
-    (out / "config.json").write_text(json.dumps(stored))
+    seen, out, layer = _run_of_another_rule(monkeypatch, tmp_path)
     assert main(["run", "fake", "--no-progress", "--rerun", str(out),
                  "--out", str(tmp_path / "s")]) == 0
     assert seen[-1] == layer

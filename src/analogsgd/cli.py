@@ -129,22 +129,10 @@ def _resolve_resume(args: argparse.Namespace):
         raise ConfigError("--resume", exp.name, "an experiment that writes checkpoints",
                           f"{exp.name} writes none; run it again with a new --out instead.")
     out = _resume_folder(args)
-    stored = _read_stored_config(out)
-    if stored.get("experiment") != exp.name:
-        raise ConfigError("--resume", str(out), f"a run folder of {exp.name}",
-                          f"It holds a run of {stored.get('experiment')!r}.")
-    if args.quick and not stored.get("quick"):
-        raise ConfigError("--quick", True, f"the stored value False of {out}/config.json",
-                          "Drop --quick to resume this run.")
+    stored, config = _stored_run(exp, out, "--resume", args, "Drop --quick to resume this run.")
     if args.seed is not None and args.seed != stored.get("seed"):
         raise ConfigError("--seed", args.seed, f"the stored seed {stored.get('seed')} of "
                           f"{out}/config.json", "Drop --seed to resume this run.")
-    config = exp.config(quick=bool(stored.get("quick")))
-    if isinstance(config, Config) and not isinstance(stored.get("config"), dict):
-        raise ConfigError("--resume", f"{out}/config.json", "a config.json whose 'config' is "
-                          "an object", "Start a new run instead.")
-    if isinstance(config, Config):  # nested configs (a rule, a design) come back by their kind
-        config = type(config).from_dict(stored["config"])
     if _plain(config) != stored.get("config"):
         raise ConfigError("--resume", str(out), "a run folder whose config.json this version "
                           "of analogsgd can rebuild", "Start a new run instead.")
@@ -153,10 +141,7 @@ def _resolve_resume(args: argparse.Namespace):
         raise ConfigError("--resume", " ".join(f"{k}={v}" for k, v in changes.items()),
                           f"overrides that agree with {out}/config.json",
                           "A resumed run keeps its config; start a new run to change it.")
-    seed = stored.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError("--resume", f"{out}/config.json", "a config.json whose seed is an "
-                          f"integer >= 0 (it holds {seed!r})", "Start a new run instead.")
+    seed = _stored_seed(stored.get("seed", 0), out, "--resume", "Start a new run instead.")
     return exp, config, seed, bool(stored.get("quick")), out
 
 
@@ -175,10 +160,38 @@ def _read_stored_config(out: Path, flag: str = "--resume") -> dict:
     return stored
 
 
+def _stored_run(exp, folder: Path, flag: str, args: argparse.Namespace, drop_quick: str):
+    """(stored config.json, config) of the run in ``folder``, for ``flag`` (--resume, --rerun):
+    the folder must hold a run of ``exp``, --quick only if the run was quick, and the config is
+    rebuilt from the stored one by kind (``Config.from_dict``: nested configs, a rule or a
+    device of another kind than the default included)."""
+    stored = _read_stored_config(folder, flag)
+    if stored.get("experiment") != exp.name:
+        raise ConfigError(flag, str(folder), f"a run folder of {exp.name}",
+                          f"It holds a run of {stored.get('experiment')!r}.")
+    if args.quick and not stored.get("quick"):
+        raise ConfigError("--quick", True, f"the stored value False of {folder}/config.json",
+                          drop_quick)
+    config = exp.config(quick=bool(stored.get("quick")))
+    if isinstance(config, Config):
+        if not isinstance(stored.get("config"), dict):
+            raise ConfigError(flag, f"{folder}/config.json", "a config.json whose 'config' is "
+                              "an object", "Start a new run instead.")
+        config = type(config).from_dict(stored["config"], where=f"{folder}/config.json")
+    return stored, config
+
+
+def _stored_seed(seed, folder: Path, flag: str, fix: str) -> int:
+    """A run's seed, or one line naming ``folder``'s config.json when it is no integer >= 0."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(flag, f"{folder}/config.json", "a config.json whose seed is an "
+                          f"integer >= 0 (it holds {seed!r})", fix)
+    return seed
+
+
 def _resolve_rerun(args: argparse.Namespace):
     """Experiment, config, seed and quick flag of a new run that repeats the run in
-    ``--rerun DIR``: its config rebuilt from its config.json by kind (``Config.from_dict``: every
-    nested config, a rule or a device of another kind included), then any --set or --config on
+    ``--rerun DIR``: its stored config (:func:`_stored_run`), then any --set or --config on
     top; its seed unless --seed is given; its --quick. Nothing in DIR is written."""
     from .experiments import get_experiment
 
@@ -187,28 +200,14 @@ def _resolve_rerun(args: argparse.Namespace):
     if not (folder / "config.json").is_file():
         raise ConfigError("--rerun", str(folder), "a run folder holding config.json",
                           "Name a folder written by `analogsgd run`.")
-    stored = _read_stored_config(folder, "--rerun")
-    if stored.get("experiment") != exp.name:
-        raise ConfigError("--rerun", str(folder), f"a run folder of {exp.name}",
-                          f"It holds a run of {stored.get('experiment')!r}.")
-    if args.quick and not stored.get("quick"):
-        raise ConfigError("--quick", True, f"the stored value False of {folder}/config.json",
-                          "Drop --quick: a rerun repeats the stored run.")
-    quick = bool(stored.get("quick"))
-    config = exp.config(quick=quick)
-    if isinstance(config, Config):
-        if not isinstance(stored.get("config"), dict):
-            raise ConfigError("--rerun", f"{folder}/config.json", "a config.json whose 'config' "
-                              "is an object")
-        config = type(config).from_dict(stored["config"], where=f"{folder}/config.json")
+    stored, config = _stored_run(exp, folder, "--rerun", args,
+                                 "Drop --quick: a rerun repeats the stored run.")
     changes = _overrides(args)
     if changes:
         config = replace_fields(config, changes)
-    seed = args.seed if args.seed is not None else stored.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError("--rerun", f"{folder}/config.json", "a config.json whose seed is an "
-                          f"integer >= 0 (it holds {seed!r})", "Give --seed.")
-    return exp, config, seed, quick
+    seed = args.seed if args.seed is not None else _stored_seed(
+        stored.get("seed", 0), folder, "--rerun", "Give --seed.")
+    return exp, config, seed, bool(stored.get("quick"))
 
 
 def _prepare_out(out: Path, args: argparse.Namespace) -> None:
