@@ -260,7 +260,7 @@ def build(case: dict, replicas: int, seed: int):
     rule = case["rule"]
     grad = {"desired_bl": 31, "update_bl_management": True, "update_management": True}
     cfg = rule_config(rule, case["fields"], case["lr"], gradient_bl=31)
-    roles = type(cfg).tile_roles
+    roles = cfg.roles()
     specs = {"fast": STEPS_FAST, "slow": case.get("slow_device"), "tile": case.get("device")}
     shape = (replicas, 4, 3)
     tiles = tuple(AnalogTile(shape, cfg.tile_config(role, tile_config(specs[role], grad)),

@@ -195,8 +195,8 @@ def test_kind_has_label_colour_and_builds_from_defaults(kind):
     assert type(cfg) is cls and cls.kind == kind
     rule = make(kind, ideal_tile())
     assert rule.kind == kind and rule.weight.shape == SHAPE
-    assert len(rule.tiles) == len(cls.tile_roles)
-    assert set(rule.arrays()) >= {"weight", *cls.tile_roles}
+    assert len(rule.tiles) == len(cfg.roles())
+    assert set(rule.arrays()) >= {"weight", *cfg.roles()}
 
 
 def test_labels_are_distinct():

@@ -33,7 +33,7 @@ def build(kind, shape=(2, 3), mode="expected", dw=0.1, seed=0, **fields):
     base = TileConfig(device=IdealDevice(dw_min=dw), update=UpdateConfig(mode=mode))
     tiles = tuple(AnalogTile(shape, cfg.tile_config(role, base),
                              torch.Generator().manual_seed(seed + k), dtype=F64)
-                  for k, role in enumerate(cfg.tile_roles))
+                  for k, role in enumerate(cfg.roles()))
     return cfg.build(tiles, generator=torch.Generator().manual_seed(seed + 10))
 
 

@@ -31,16 +31,16 @@ def ls_rule(kind: str, cfg: FewStatesConfig, n_states: int,
     written at β = ``ls_fast_lr`` if it has a fast tile, else at α. Each tile role gets the
     config :meth:`~analogsgd.optim.registry.RuleConfig.tile_config` derives from the base one.
     """
-    rule_cfg = rule_config(kind, cfg.ls_alpha, transfer_every=1)
+    rule_cfg = rule_config(kind, cfg.ls_alpha, transfer_every=1).without_epochs()
     cls = type(rule_cfg)
     shape = (cfg.ls_d_out, cfg.ls_d_in)
-    if not cls.tile_roles:
+    if not rule_cfg.roles():
         return rule_cfg.build((), weight=torch.zeros(shape, dtype=torch.float64)), cfg.ls_alpha
     base = TileConfig(device=few_state_device(n_states),
                       update=UpdateConfig(mode="pulsed", max_pulses=cfg.ls_max_pulses,
                                           desired_bl=cfg.ls_max_pulses))
     tiles = tuple(AnalogTile(shape, rule_cfg.tile_config(role, base), generator,
-                             dtype=torch.float64) for role in cls.tile_roles)
+                             dtype=torch.float64) for role in rule_cfg.roles())
     rule = rule_cfg.build(tiles, generator=generator)
     return rule, (cfg.ls_fast_lr if cls.fast_tile else cfg.ls_alpha)
 

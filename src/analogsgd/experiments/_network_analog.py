@@ -27,19 +27,20 @@ from ..rng import child_seeds
 
 def rule_config(algorithm: str, transfer_lr: float, transfer_every: int):
     """The rule config of ``algorithm`` with a study's rates: a fast-tile rule transfers at
-    α = ``transfer_lr`` every ``transfer_every`` steps (where it has that field; the chopped
-    rules count mat-vecs) with aihwkit's schedule (fixed β, transfer rate scaled by the
-    schedule); other rules as registered."""
+    α = ``transfer_lr`` every ``transfer_every`` steps (where it has such a field that takes one
+    number: the chopped rules count mat-vecs, residual learning keeps its per-transfer lists) with
+    aihwkit's schedule (fixed β, transfer rate scaled by the schedule); other rules as
+    registered."""
     from ..optim import registry
 
     cls = registry.RULES[algorithm]
     if not cls.fast_tile:
         return cls()
-    fields = {"transfer_lr": transfer_lr, "schedule_gradient_lr": False,
-              "schedule_transfer_lr": True}
-    if "transfer_every" in cls.__dataclass_fields__:
-        fields["transfer_every"] = transfer_every
-    return cls(**fields)
+    wanted = {"transfer_lr": transfer_lr, "schedule_gradient_lr": False,
+              "schedule_transfer_lr": True, "transfer_every": transfer_every}
+    fields = cls.__dataclass_fields__
+    return cls(**{name: value for name, value in wanted.items()
+                  if name in fields and fields[name].metadata["check"].ok(value)})
 
 
 def layer_config(cfg, algorithm: str, tau: float):

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..datasets import Dataset
 from ..errors import check_finite
+from ..nn.optimizer import AnalogOptimizer
 from ._network_common import NetworkConfig
 from ._network_units import Unit, build_unit
 from .base import RunContext
@@ -90,6 +91,8 @@ def train_unit(cfg: NetworkConfig, unit: Unit, data: Dataset, ctx: RunContext, t
             total += float(loss.detach()) * idx.numel()
             task.advance()
         check_finite(torch.tensor(total), f"{unit.label}: training loss", step=epoch * batches)
+        if isinstance(optimizer, AnalogOptimizer):    # e.g. residual learning's warm start
+            optimizer.end_epoch(total / n)
         if scheduler is not None:
             scheduler.step()
         test_loss, test_acc = evaluate(model, data.test_x, data.test_y, cfg.eval_batch_size)

@@ -134,7 +134,7 @@ def _rule(algorithm: str, cfg: LsAsymptoticConfig, taus: list[float], lrs: torch
     rule_cfg = registry.config(algorithm, **(
         {"transfer_every": 1, "columns_per_transfer": cfg.tt_columns} if algorithm == "tiki_taka"
         else {}))
-    if not type(rule_cfg).tile_roles:
+    if not rule_cfg.roles():
         return rule_cfg.build((), weight=torch.zeros((replicas,) + shape, dtype=torch.float64)), lrs
     tile_cfg = TileConfig(device=asymmetric_linear_device(taus[0], cfg.dw_min),
                           update=UpdateConfig(mode=cfg.mode, max_pulses=cfg.max_pulses,
@@ -146,7 +146,7 @@ def _rule(algorithm: str, cfg: LsAsymptoticConfig, taus: list[float], lrs: torch
         return AnalogTile((replicas,) + shape, tile_cfg, generator, dtype=torch.float64,
                           devices=stack_device_arrays(arrays))
 
-    rule = rule_cfg.build(tuple(tile() for _ in type(rule_cfg).tile_roles))
+    rule = rule_cfg.build(tuple(tile() for _ in rule_cfg.roles()))
     if type(rule_cfg).fast_tile:
         rule.transfer_lr = lrs
         return rule, cfg.fast_lr

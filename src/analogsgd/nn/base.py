@@ -59,7 +59,7 @@ def build_rule(config: AnalogLayerConfig, shape: tuple[int, int], seeds: list[in
     own generator (``seeds[1:]``, in role order) and the tile config the rule derives for its
     role; the seed after the tiles' seeds the rule's own draws (chopper signs)."""
     rule_cfg = config.rule
-    roles = type(rule_cfg).tile_roles
+    roles = rule_cfg.roles()
     tiles = tuple(AnalogTile(shape, rule_cfg.tile_config(role, config.tile),
                              torch_generator(seed, device), dtype=dtype, device=device)
                   for role, seed in zip(roles, seeds[1:], strict=False))
@@ -70,7 +70,7 @@ def build_rule(config: AnalogLayerConfig, shape: tuple[int, int], seeds: list[in
 
 def rule_seed_count(config: AnalogLayerConfig) -> int:
     """Seeds a layer draws: its initial weights, one per tile, and the rule's own."""
-    return 2 + len(type(config.rule).tile_roles)
+    return 2 + len(config.rule.roles())
 
 
 class AnalogLayerBase(nn.Module):

@@ -11,6 +11,10 @@
   ΔW = −lr Σ_b d_bᵀ x_b through the device response (Analog SGD's α, Tiki-Taka's β; see
   :mod:`analogsgd.nn.config` for the convention). Momentum and weight decay do not apply to
   analog weights: the rule writes exactly the recorded gradient.
+
+:meth:`AnalogOptimizer.end_epoch` passes an epoch's training loss to every analog layer's rule
+(residual learning's warm start moves on when it plateaus), as a scheduler's ``step`` once
+per epoch.
 """
 
 from __future__ import annotations
@@ -45,10 +49,20 @@ class AnalogOptimizer(torch.optim.Optimizer):
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Zero (or drop) the digital gradients and drop the analog layers' recorded rows."""
         super().zero_grad(set_to_none)
+        for layer in self._analog_layers():
+            layer.discard_rows()
+
+    def _analog_layers(self):
         for group in self.param_groups:
             for p in group["params"]:
                 if isinstance(p, AnalogContext) and p.analog_layer is not None:
-                    p.analog_layer.discard_rows()
+                    yield p.analog_layer
+
+    def end_epoch(self, loss: float) -> None:
+        """The end of an epoch whose training loss was ``loss``: every analog layer's rule
+        hears it (:meth:`~analogsgd.optim.base.LearningRule.end_epoch`), in layer order."""
+        for layer in self._analog_layers():
+            layer.rule.end_epoch(float(loss))
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None):

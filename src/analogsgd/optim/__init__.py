@@ -12,9 +12,10 @@ from .tiki_taka_v2 import TikiTakaV2, TikiTakaV2Config
 from .chopped_tiki_taka import ChoppedTikiTaka, ChoppedTikiTakaConfig
 from .agad import AGAD, AGADConfig
 from .mixed_precision import MixedPrecision, MixedPrecisionConfig
+from .residual import ResidualConfig, ResidualLearning
 # isort: on
 
 __all__ = ["AGAD", "RULES", "AGADConfig", "AnalogSGD", "AnalogSGDConfig", "ChoppedTikiTaka",
            "ChoppedTikiTakaConfig", "DigitalSGD", "DigitalSGDConfig", "LearningRule",
-           "MixedPrecision", "MixedPrecisionConfig", "RuleConfig", "TikiTaka", "TikiTakaConfig",
+           "MixedPrecision", "MixedPrecisionConfig", "ResidualConfig", "ResidualLearning", "RuleConfig", "TikiTaka", "TikiTakaConfig",
            "TikiTakaV2", "TikiTakaV2Config", "registry"]

@@ -82,6 +82,10 @@ class LearningRule(ABC):
         """z = d W̄ as the hardware reads it (here: an exact digital product)."""
         return d @ self.weight
 
+    def end_epoch(self, loss: float) -> None:
+        """Called by a training loop once per epoch with the epoch's training loss, for rules
+        whose schedule follows it (residual learning's warm start); default: nothing."""
+
     @abstractmethod
     def program(self, weight: Tensor) -> None:
         """Write an initial weight W̄ (clipped to the devices' bounds where there are any)."""
@@ -130,7 +134,7 @@ class LearningRule(ABC):
         setattr(obj, attr, new)
 
     def _roles(self) -> dict[str, AnalogTile]:
-        return dict(zip(type(self.config).tile_roles, self.tiles, strict=True))
+        return dict(zip(self.config.roles(), self.tiles, strict=True))
 
     def _hidden(self) -> dict[str, tuple[object, str]]:
         """The rule's hidden arrays by name, as (holder, attribute) (none by default)."""

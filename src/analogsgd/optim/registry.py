@@ -67,6 +67,17 @@ class RuleConfig(Config, ABC):
         """The gradient-write rate at optimizer rate ``lr`` (lr₀ = ``initial_lr``, None: lr)."""
         return lr if self.schedule_gradient_lr or initial_lr is None else initial_lr
 
+    def roles(self) -> tuple[str, ...]:
+        """The roles of this config's tiles, in build order (default: :attr:`tile_roles`; a rule
+        whose number of tiles is a field, residual learning, derives them)."""
+        return type(self).tile_roles
+
+    def without_epochs(self) -> RuleConfig:
+        """This config for a training loop that has no epochs (a least-squares run): a rule
+        whose schedule follows the epoch loss (:meth:`~analogsgd.optim.base.LearningRule.end_epoch`)
+        runs without that schedule; default: itself."""
+        return self
+
     def tile_config(self, role: str, base: TileConfig) -> TileConfig:
         """The tile config of the tile in ``role``, from the layer's ``base`` (default: base)."""
         return base
