@@ -180,6 +180,16 @@ def test_update_time_terms_sum_and_scale_with_flops():
                 assert slow_terms[name] == fast_terms[name]
 
 
+def test_rule_kinds_name_registered_rules():
+    """Every algorithm has a rule kind, and each kind is a registered rule (residual learning
+    may not be registered yet)."""
+    from analogsgd.optim import registry
+
+    assert sorted(cost.RULE_KINDS.values()) == sorted(ALGORITHMS)
+    assert all(k in registry.RULES or k == "residual" for k in cost.RULE_KINDS)
+    assert cost.algorithm_of_rule("tiki_taka_v2") == "tt_v2"
+
+
 # --- the networks -------------------------------------------------------------------------
 
 def test_lenet5_shapes():
@@ -220,6 +230,7 @@ def test_perceptron():
     lambda: resnet18_cifar(("layer5",)),
     lambda: perceptron((10,)),
     lambda: CostParameters(n_s=1),
+    lambda: cost.algorithm_of_rule("tiki_taka"),
 ])
 def test_invalid_inputs_raise_config_error(call):
     with pytest.raises(ConfigError):

@@ -40,6 +40,10 @@ from .layers import AnalogLayer, AnalogNetwork
 #: the algorithm keys (registry kinds: tiki_taka_v2, analog_sgd, mixed_precision, residual)
 ALGORITHMS = ("tt_v2", "analog_sgd", "mixed_precision", "residual")
 
+#: the cost model's algorithm of each learning-rule kind of the rule registry (optim/registry.py)
+RULE_KINDS = {"tiki_taka_v2": "tt_v2", "analog_sgd": "analog_sgd",
+              "mixed_precision": "mixed_precision", "residual": "residual"}
+
 #: analog tiles per weight of each algorithm (residual: the number of tiles N, given apart)
 TILES = {"tt_v2": 2, "analog_sgd": 1, "mixed_precision": 1}
 
@@ -100,6 +104,15 @@ class EnergyParameters(Config):
                                      "the tile count, nJ", NON_NEGATIVE)
     residual_per_tile_nj: float = param(9.44, "residual learning, energy per image and tile, nJ",
                                         POSITIVE)
+
+
+def algorithm_of_rule(kind: str) -> str:
+    """The cost model's algorithm key of the registry's rule ``kind`` (``"tiki_taka_v2"`` →
+    ``"tt_v2"``)."""
+    if kind not in RULE_KINDS:
+        raise ConfigError("rule", kind, "one of " + ", ".join(RULE_KINDS),
+                          "The cost model covers these four learning rules.")
+    return RULE_KINDS[kind]
 
 
 def _check_algorithm(algorithm: str) -> None:
