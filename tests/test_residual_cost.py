@@ -100,6 +100,9 @@ def test_experiment_metrics(tmp_path):
         "runtime (ns) LeNet-5 MP", "runtime (ns) ResNet-18 MP", "storage (KB) LeNet-5 MP",
         "storage (KB) ResNet-18 MP", "storage (KB) ResNet-18 TT-v2",
         "area, one tile (mm²) ResNet-18"}
+    eight = metrics["energy_per_image_nj"]["residual"]["8"]
+    assert eight["ours"] == pytest.approx(eight["paper"], rel=1e-12)
+    assert eight["paper"] == pytest.approx(12.82 + 8 * 9.44, rel=1e-12)
     lenet = metrics["networks"]["LeNet-5"]["runtime_ns"]["residual"]
     assert lenet["paper"] == 95.9 and lenet["reproduced"]
     json.dumps(metrics, allow_nan=False)

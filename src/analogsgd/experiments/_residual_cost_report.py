@@ -51,7 +51,8 @@ def write(out: RunFolder, config, metrics: dict, table: list[dict]) -> None:
     energy = metrics["energy_per_image_nj"]
     mp_nj = energy["mixed_precision"]["ours"]
     out.write_curves("energy_per_image", {
-        "n_tiles": n, "residual_nj": [energy["residual"][str(k)] for k in n],
+        "n_tiles": n, "residual_nj": [energy["residual"][str(k)]["ours"] for k in n],
+        "residual_paper_nj": [energy["residual"][str(k)]["paper"] for k in n],
         "mixed_precision_nj": [mp_nj] * len(n)})
     times = metrics["residual_update_time_ns"]
     layer = AnalogLayer("D", config.d, config.d)
@@ -81,7 +82,7 @@ def _figure(out: RunFolder, config, metrics: dict, bound: float) -> None:
     n = list(config.n_tiles)
     energy = metrics["energy_per_image_nj"]
     fig, (ax_e, ax_t) = plt.subplots(1, 2, figsize=(9.0, 3.4))
-    ax_e.plot(n, [energy["residual"][str(k)] for k in n], "o-", color="C3", label="residual")
+    ax_e.plot(n, [energy["residual"][str(k)]["ours"] for k in n], "o-", color="C3", label="residual")
     ax_e.axhline(energy["mixed_precision"]["ours"], color="C0", label="mixed precision")
     ax_e.axvline(metrics["summary"]["energy_crossing_tiles"], color="0.6", ls=":",
                  label="MP cheaper from here")

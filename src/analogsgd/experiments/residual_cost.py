@@ -64,6 +64,11 @@ def compare(ours: float, printed: str) -> dict:
             "reproduced": abs(ours - value) <= 0.5 * printed_unit(printed) * (1 + 1e-9)}
 
 
+def _beside(ours: float, paper: float) -> dict:
+    """``ours`` beside a value computed from the paper's formula (not a printed number)."""
+    return {"ours": ours, "paper": paper, "rel_diff": (ours - paper) / paper}
+
+
 def printed_unit(printed: str) -> float:
     """The unit of the last significant digit of ``printed``: "56.3" → 0.1, "10600" → 100."""
     if "." in printed:
@@ -97,7 +102,10 @@ def run(config: ResidualCostConfig, ctx: RunContext) -> dict:
     energy = {
         "mixed_precision": compare(cost.energy_per_image_nj("mixed_precision", e),
                                    PAPER["energy_nj"]["mixed_precision"]),
-        "residual": {str(n): cost.energy_per_image_nj("residual", e, n) for n in config.n_tiles},
+        "residual": {str(n): _beside(cost.energy_per_image_nj("residual", e, n),
+                                     float(PAPER["energy_nj"]["residual_fixed"])
+                                     + n * float(PAPER["energy_nj"]["residual_per_tile"]))
+                     for n in config.n_tiles},
         "crossing_tiles": compare(float(cost.energy_crossing_tiles(e)),
                                   PAPER["energy_crossing_tiles"]),
     }
