@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import Config, InstanceOf, Interval, NumberList, OneOf, param
+from ..config import Config, InstanceOf, Interval, NumberList, param
 from ..hardware import cost
 from ..hardware.cost import ALGORITHMS, CostParameters, EnergyParameters
 from ..hardware.layers import AnalogLayer, AnalogNetwork, lenet5, resnet18_cifar
@@ -43,8 +43,8 @@ class ResidualCostConfig(Config):
                    Interval(1, None, integer=True))
     n_tiles: list = param(list(range(1, 13)), "tile counts N of the residual curves (time, "
                           "energy, area)", NumberList(Interval(1, None, integer=True), increasing=True))
-    resnet_classes: int = param(10, "outputs of ResNet-18's analog FC layer (CIFAR-10: 10)",
-                                OneOf((10, 100)))
+    resnet_classes: int = param(10, "outputs of ResNet-18's analog FC layer (CIFAR-10: 10, "
+                                "CIFAR-100: 100)", Interval(1, None, integer=True))
     cost: CostParameters = param(CostParameters(), "hardware and algorithm parameters (Table 5)",
                                  InstanceOf(CostParameters))
     energy: EnergyParameters = param(EnergyParameters(), "energy per image of the perceptron",

@@ -3,7 +3,7 @@ per-algorithm update time, digital storage, tile area and energy (:mod:`.cost`) 
 arXiv 2510.02516, Tables 5–6 (docs/residual-cost.md)."""
 
 from .cost import ALGORITHMS, CostParameters, EnergyParameters
-from .layers import AnalogLayer, AnalogNetwork, lenet5, perceptron, resnet18_cifar
+from .layers import AnalogLayer, AnalogNetwork, from_shapes, lenet5, perceptron, resnet18_cifar
 
 __all__ = ["ALGORITHMS", "AnalogLayer", "AnalogNetwork", "CostParameters", "EnergyParameters",
-           "lenet5", "perceptron", "resnet18_cifar"]
+           "from_shapes", "lenet5", "perceptron", "resnet18_cifar"]
