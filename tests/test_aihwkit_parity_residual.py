@@ -60,7 +60,7 @@ def hidden(k: int) -> str:
     return f"hidden_weights_{k}"
 
 
-def rule_config(fields: dict):
+def rule_config(fields: dict, **extra):
     """The TransferCompound fields as our residual config: N = len(gamma_vec), γ from the ratio
     of consecutive gains, the first N − 1 periods and rates (the last device transfers nowhere)."""
     g = fields["gamma_vec"]
@@ -72,7 +72,8 @@ def rule_config(fields: dict):
     assert fields["n_reads_per_transfer"] == 1
     return registry.config("residual", n_tiles=n, gamma=gamma,
                            transfer_every=[int(t) for t in fields["transfer_every_vec"][:-1]],
-                           transfer_lr=list(fields["transfer_lr_vec"][:-1]), warm_start=False)
+                           transfer_lr=list(fields["transfer_lr_vec"][:-1]), warm_start=False,
+                           **extra)
 
 
 # -- the fixture against the closed form ---------------------------------------------------------
@@ -146,11 +147,12 @@ def test_fixture_visible_weight_is_the_weighted_sum():
 
 # -- our rule against the fixture ------------------------------------------------------------------
 
-def build(case: dict, replicas: int, seed: int, periphery: PeripheryConfig | None = None):
+def build(case: dict, replicas: int, seed: int, periphery: PeripheryConfig | None = None,
+          **extra):
     """Our rule on ``replicas`` replicas of the case's 4×3 tiles, every tile of the case's device
     with the fixture's update (aihwkit's gradient and transfer writes: BL 31, both managements)
-    and ``periphery`` (default perfect reads)."""
-    cfg = rule_config(case["fields"])
+    and ``periphery`` (default perfect reads); ``extra``: more residual config fields."""
+    cfg = rule_config(case["fields"], **extra)
     grad = {"desired_bl": 31, "update_bl_management": True, "update_management": True}
     base = tile_config(case["device"], grad)
     if periphery is not None:
@@ -239,14 +241,15 @@ def test_fixture_compound_reads_the_visible_weight_once(setting, direction):
     assert not problems, "\n".join(problems)
 
 
-def stack_reads(setting: str, direction: str, replicas: int = READ_REPEATS) -> torch.Tensor:
-    """Our residual rule's reads (TileStack: each tile through its own periphery) of the reads
-    fixture's state on ``replicas`` replicas, (R, B, n)."""
+def stack_reads(setting: str, direction: str, replicas: int = READ_REPEATS,
+                combined: bool = False) -> torch.Tensor:
+    """Our residual rule's reads (TileStack: each tile through its own periphery; ``combined``:
+    combined_read=True) of the reads fixture's state on ``replicas`` replicas, (R, B, n)."""
     _, inp = read_case(setting, direction)
     case = {"fields": READS["fields"], "device": READS["device"]}
     periphery = PeripheryConfig(forward=io_config(READS["settings"][setting]["io"], "forward"),
                                 backward=io_config(READS["settings"][setting]["io"], "backward"))
-    rule = build(case, replicas, seed=90, periphery=periphery)
+    rule = build(case, replicas, seed=90, periphery=periphery, combined_read=combined)
     n = rule.config.n_tiles
     for k in range(n):
         rule.set_array(f"tile{n - 1 - k}", torch.tensor(READS["state"][hidden(k)]).expand(
@@ -277,6 +280,21 @@ def test_stack_read_noise_is_the_gain_weighted_sum_of_the_tiles(direction):
     assert abs(ours / (sigma * g2 ** 0.5) - 1) < Z * rel, ours
     assert abs(theirs / sigma - 1) < Z * rel_a, theirs
     assert abs(ours / theirs - 1) > 10 * (rel + rel_a)
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+@pytest.mark.parametrize("setting", sorted(READS["settings"]))
+def test_combined_read_matches_aihwkit(setting, direction):
+    """combined_read=True: our rule reads W̄ once through tile 0's periphery, and its read
+    statistics match aihwkit's compound read (read_mismatches' tolerances) under output noise
+    alone and under aihwkit's default IO."""
+    io, inp = read_case(setting, direction)
+    w = visible(READS["state"], READS["fields"]["gamma_vec"])
+    wr = w if direction == "forward" else w.T
+    reads = stack_reads(setting, direction, combined=True)
+    problems = read_mismatches(f"{setting} {direction}", READS["settings"][setting][direction],
+                               READS["repeats"], reads, inp.double() @ wr.double().T, wr, io)
+    assert not problems, "\n".join(problems)
 
 
 # -- short training curves -------------------------------------------------------------------------
