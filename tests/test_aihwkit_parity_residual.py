@@ -39,7 +39,7 @@ from test_aihwkit_parity_rules import (
     tile_config,
 )
 
-from analogsgd.crossbar.periphery import PeripheryConfig, analog_mvm
+from analogsgd.crossbar.periphery import IOConfig, PeripheryConfig, analog_mvm
 from analogsgd.crossbar.tile import AnalogTile
 from analogsgd.optim import registry
 from analogsgd.rng import torch_generator
@@ -299,15 +299,22 @@ def test_combined_read_matches_aihwkit(setting, direction):
 
 # -- short training curves -------------------------------------------------------------------------
 
-def our_curve(name: str, seed: int) -> list[float]:
+def our_curve(name: str, seed: int, combined: bool = True) -> list[float]:
     """record_residual's curve on an analogsgd AnalogLinear (no bias, weight 0: every tile 0)
     with our residual config of the fixture's fields, the fixture's device and update on every
-    tile, and AnalogOptimizer at fast_lr."""
+    tile, and AnalogOptimizer at fast_lr. A case with an IO setting reads through it
+    (``combined``: combined_read, as aihwkit) with perfect transfer reads, as recorded."""
     from analogsgd.nn import AnalogLayerConfig, AnalogLinear, AnalogOptimizer
 
-    spec, fields = CURVES["spec"], CURVES["cases"][name]["fields"]
-    cfg = rule_config(fields)
+    spec, entry = CURVES["spec"], CURVES["cases"][name]
+    fields, io = entry["fields"], entry.get("io")
+    extra = {}
     tile = tile_config(CURVES["device"], CURVES["gradient_update"])
+    if io is not None:
+        extra = {"combined_read": combined, "transfer_forward": IOConfig(is_perfect=True)}
+        tile = tile.replace(periphery=PeripheryConfig(forward=io_config(io, "forward"),
+                                                      backward=io_config(io, "backward")))
+    cfg = rule_config(fields, **extra)
     model = AnalogLinear(spec["in_size"], spec["out_size"], bias=False,
                          config=AnalogLayerConfig(rule=cfg, tile=tile), generator=seed)
     model.set_weights(torch.zeros(spec["out_size"], spec["in_size"]))
@@ -328,8 +335,10 @@ def test_training_curve_matches_aihwkit(name):
     """log10 test MSE at every evaluation (the last one the final MSE), mean over seeds (6
     here, 6 there): the two tools differ by less than the two-sided 0.1 % quantile of Student's
     t (df 10) times the standard error of the difference from the pooled seed-to-seed variance
-    (test_aihwkit_parity_rules.curves_disagree)."""
+    (test_aihwkit_parity_rules.curves_disagree). Under noisy reads step 0 is compared the same
+    way (the zero weight reads noise), with perfect reads it must agree seed by seed."""
+    exact = CURVES["cases"][name].get("io") is None
     problems = curves_disagree(name, CURVES["cases"][name]["runs"],
                                [our_curve(name, seed) for seed in range(OUR_SEEDS)],
-                               CURVES["spec"]["eval_every"])
+                               CURVES["spec"]["eval_every"], exact_start=exact)
     assert not problems, "\n".join(problems)

@@ -28,7 +28,8 @@ n is device N−1−n.
   noise alone and through aihwkit's default IOParameters (record.py's read_summary): aihwkit
   reads the visible weight Σ γ_k W_k once, where analogsgd reads each tile.
 * ``curves``: record_rules.py's noiseless regression (8 → 4, batch 4, 400 steps, 6 seeds, the
-  test MSE every 50 steps) with N = 3 and N = 4 devices, γ = 0.5.
+  test MSE every 50 steps) with N = 3 and N = 4 devices, γ = 0.5, perfect reads, and N = 3
+  with aihwkit's default IOParameters forward and backward (the transfer reads perfect).
 
 Inputs are rounded to 6 decimals, so both tools read the same float32 numbers; aihwkit's C++
 generators are not seeded by torch.manual_seed: the fixture holds statistics, not draws.
@@ -214,21 +215,30 @@ def record_reads(repeats: int = 2000) -> dict:
 # -- short training curves -------------------------------------------------------------------------
 
 CURVE_LR = 0.05
+#: name → (fields, the forward and backward IO setting: None perfect, else as READ_SETTINGS);
+#: the transfer reads are perfect in every case
 CURVE_CASES = {
-    "n3": fields(3, 0.5, [2, 10], [0.5, 0.25], CURVE_LR),
-    "n4": fields(4, 0.5, [2, 10, 50], [0.5, 0.25, 0.1], CURVE_LR),
+    "n3": (fields(3, 0.5, [2, 10], [0.5, 0.25], CURVE_LR), None),
+    "n4": (fields(4, 0.5, [2, 10, 50], [0.5, 0.25, 0.1], CURVE_LR), None),
+    "n3_default_io": (fields(3, 0.5, [2, 10], [0.5, 0.25], CURVE_LR), "IOParameters()"),
 }
 
 
 def record_curves() -> dict:
     out = {"spec": CURVE, "lr": CURVE_LR, "device": CURVE_FAST,
            "gradient_update": GRADIENT_UPDATE, "transfer_update": TRANSFER_UPDATE, "cases": {}}
-    for name, f in CURVE_CASES.items():
+    for name, (f, setting) in CURVE_CASES.items():
         t0 = time.time()
         n = len(f["gamma_vec"])
         cfg = rpu_config(n, CURVE_FAST, f)
+        io = None
+        if setting is not None:
+            io = io_fields(setting)
+            cfg.forward, cfg.backward = IOParameters(), IOParameters()
+            apply_io(cfg.forward, io)
+            apply_io(cfg.backward, io)
         runs = [train_with(cfg, seed, CURVE_LR) for seed in range(CURVE["seeds"])]
-        out["cases"][name] = {"fields": f, "runs": runs, "rpu_config": str(cfg)}
+        out["cases"][name] = {"fields": f, "io": io, "runs": runs, "rpu_config": str(cfg)}
         final = [r[-1] for r in runs]
         print(f"curve {name}: MSE {np.mean([r[0] for r in runs]):.4g} → {np.mean(final):.4g} "
               f"± {np.std(final, ddof=1):.2g} ({time.time() - t0:.0f} s)")
