@@ -12,14 +12,14 @@ j + 1 every ``transfer_every_vec[j]`` mini-batches (``units_in_mbatch``, one col
 ``transfer_every_vec[N−1]`` = 0) at the absolute rate ``transfer_lr_vec[j]``
 (``scale_transfer_lr`` False), the gradient write at the absolute rate ``fast_lr``
 (``scale_fast_lr`` False). The transfer write uses aihwkit's default UpdateParameters (BL 31,
-both managements on), the same as the gradient write; every read is perfect. analogsgd's tile
-n is device N−1−n.
+both managements on), the same as the gradient write; every read is perfect but in ``reads``
+and the default-IO curve. analogsgd's tile n is device N−1−n.
 
 * ``steps``: one update (x, d) of a 4×3 tile with 3 devices in which both transfers fire
   (transfer_every_vec (1, 2, 0), so transfer 1 fires at every even update). Every repeat builds
   a fresh tile, runs ``warmup`` updates with x = 1, d = 0 (BL management gives BL = 0 at d = 0:
-  they move no weight that matters, as the state is set after them; they advance the update
-  counter and both column cursors), sets hidden_weights_0/1/2 and runs the update. Transfer j's
+  devices 0 and 1 stay exactly 0, checked; they advance the update counter and both column
+  cursors), sets hidden_weights_0/1/2 and runs the update. Transfer j's
   column after w warm-up updates is w mod 3 (j = 0) and ⌊w/2⌋ mod 3 (j = 1): w = 5 reads column
   2 twice (transfer 1 reads the middle device after transfer 0 wrote that column), w = 3 reads
   columns 0 and 1. Recorded: the mean, variance and fourth central moment over repeats of the
@@ -129,6 +129,10 @@ def run_case(case: dict, repeats: int) -> dict:
         for _ in range(case["warmup"]):
             tile.tile.update(ones, zeros, False)
         h = tile.get_hidden_parameters()
+        # d = 0: BL management gives BL = 0, so the gradient tile (device 0) stays 0 and the
+        # transfers onto device 1 and 2 read zero columns of devices 0 and 1 (device 2 holds the
+        # tile's initial weight, and transfers nowhere)
+        assert not h["hidden_weights_0"].any() and not h["hidden_weights_1"].any()
         for k, v in before.items():
             h[k] = torch.tensor(v)
         tile.set_hidden_parameters(h)
