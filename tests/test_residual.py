@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from analogsgd.crossbar import AnalogTile, TileConfig, UpdateConfig
+from analogsgd.crossbar import periphery as P
 from analogsgd.devices import IdealDevice
 from analogsgd.errors import ConfigError
 from analogsgd.nn import AnalogLinear, AnalogOptimizer
@@ -49,6 +50,38 @@ def test_composite_weight_is_the_gamma_weighted_sum_of_the_tiles():
     assert torch.equal(r.forward(x), x @ want.T)        # ideal periphery: exact products
     assert torch.equal(r.backward(d), d @ want)
     assert set(r.arrays()) == {"weight", *(f"tile{n}" for n in range(5))}
+
+
+def test_combined_read_is_one_read_of_the_composite_weight():
+    """combined_read=True: an ideal periphery gives x W̄ᵀ and d W̄ exactly (dyadic values); under
+    output noise σ = 0.25 alone the read error has std σ (one draw per output, from tile 0's
+    generator only), where the per-tile read's is σ·(Σ γ²ⁿ)^½ = σ·√1.3125 (N = 3, γ = 0.5).
+    20000 draws per case: the relative error of a std is 1/√(2·20000) = 0.5 %; tolerance 3 %."""
+    gen = torch.Generator().manual_seed(4)
+    tiles = [dyadic(gen) for _ in range(3)]
+    want = sum(0.5**n * w for n, w in enumerate(tiles))
+    x, d = dyadic(gen, (4, SHAPE[1])), dyadic(gen, (4, SHAPE[0]))
+    r = rule(n_tiles=3, gamma=0.5, combined_read=True)
+    for n, w in enumerate(tiles):
+        r.set_array(f"tile{n}", w)
+    assert torch.equal(r.forward(x), x @ want.T) and torch.equal(r.backward(d), d @ want)
+    noisy = P.IOConfig(inp_bits=0, out_bits=0, out_bound=float("inf"), out_noise=0.25,
+                       noise_management="none", bound_management="none")
+    periphery = P.PeripheryConfig(forward=noisy, backward=noisy)
+    base = TileConfig(device=IdealDevice(dw_min=0.125), update=UpdateConfig(mode="expected"),
+                      periphery=periphery)
+    xs = x.expand(5000, *x.shape)
+    for combined, factor in ((True, 1.0), (False, 1.3125 ** 0.5)):
+        stack = tuple(AnalogTile(SHAPE, base, torch.Generator().manual_seed(10 + k), dtype=F64)
+                      for k in range(3))
+        r = ResidualConfig(n_tiles=3, gamma=0.5, combined_read=combined).build(stack)
+        for n, w in enumerate(tiles):
+            r.set_array(f"tile{n}", w)
+        states = [t.generator.get_state() for t in stack[1:]]
+        std = (r.forward(xs) - x @ want.T).std().item()
+        assert abs(std / (0.25 * factor) - 1) < 0.03, (combined, std)
+        untouched = all(torch.equal(t.generator.get_state(), s) for t, s in zip(stack[1:], states))
+        assert untouched == combined
 
 
 def test_program_writes_the_most_significant_tile_and_zeros_the_others():

@@ -327,17 +327,21 @@ def train_curve(rule: str, seed: int) -> list[float]:
     """MSE of y = W x against y* = W* x on a fixed test set, every eval_every steps; the data of
     seed s: W* and the test inputs from torch.Generator(s), training inputs from
     torch.Generator(s + 1000), the initial weight 0 (C = 0, A = 0, χ = 0)."""
+    compound, fields = CURVE_RULES[rule]
+    case = {"compound": compound, "fields": fields, "slow_device": CURVE_SLOW, "device": CURVE_SLOW}
+    return train_with(rpu_config(case, CURVE_FAST), seed, CURVE_LR)
+
+
+def train_with(cfg, seed: int, lr: float) -> list[float]:
+    """train_curve's run with the rpu_config ``cfg`` and AnalogSGD at ``lr``."""
     from aihwkit.nn import AnalogLinear
     from aihwkit.optim import AnalogSGD
 
-    compound, fields = CURVE_RULES[rule]
-    case = {"compound": compound, "fields": fields, "slow_device": CURVE_SLOW, "device": CURVE_SLOW}
-    cfg = rpu_config(case, CURVE_FAST)
     w_star, x_test = curve_data(seed)
     y_test = x_test @ w_star.T
     model = AnalogLinear(CURVE["in_size"], CURVE["out_size"], bias=False, rpu_config=cfg)
     model.set_weights(torch.zeros(CURVE["out_size"], CURVE["in_size"]))
-    opt = AnalogSGD(model.parameters(), lr=CURVE_LR)
+    opt = AnalogSGD(model.parameters(), lr=lr)
     opt.regroup_param_groups(model)
     g = torch.Generator().manual_seed(seed + 1000)
 

@@ -28,6 +28,11 @@ and each plateau moves the target one tile down. Once the target passes tile N�
 tile has been a target), the chained transfers above run. The plateau test is the authors':
 for the first four switches a rise of the epoch loss by more than 1e-4, after that at least 2 of
 the last 5 epoch-to-epoch changes ≥ −0.01; the loss history is cleared at each switch.
+
+**Reads.** Each tile is read through its own periphery and the outputs are summed with the
+gains (:class:`~analogsgd.optim.stack.TileStack`); ``combined_read=True`` reads W̄ once through
+tile 0's periphery, as aihwkit's compound reads Σ_k γ_k W_k (docs/rules.md, "Residual learning
+against aihwkit").
 """
 
 from __future__ import annotations
@@ -151,6 +156,9 @@ class ResidualConfig(RuleConfig):
     transfer_forward: IOConfig | None = param(None, "periphery of the transfer reads (None: "
                                               "the source tile's forward read with noise and bound "
                                               "management off)", OrNone(InstanceOf(IOConfig)))
+    combined_read: bool = param(False, "read W̄ = Σ γⁿ W⁽ⁿ⁾ once through tile 0's periphery, "
+                                "as aihwkit's TransferCompound (False: each tile through its own, "
+                                "each drawing its own read noise)", IsBool())
 
     def check_invariants(self) -> None:
         for name in ("transfer_every", "transfer_lr"):
@@ -248,7 +256,7 @@ class ResidualLearning(LearningRule):
         for n, tile in enumerate(tiles):
             check_tile(f"ResidualLearning.tiles[{n}]", tile)
         self._tiles = tiles
-        self.stack = TileStack(tiles, config.gammas)
+        self.stack = TileStack(tiles, config.gammas, combined=config.combined_read)
         columns = config.columns_per_transfer
         self.cursors = [TransferCursor(TransferSchedule(every=t, unit="step", columns=columns))
                         for t in config.periods]
@@ -291,7 +299,8 @@ class ResidualLearning(LearningRule):
         return self.stack.weight
 
     def forward(self, x: Tensor) -> Tensor:
-        """y = Σ_n γⁿ x W⁽ⁿ⁾ᵀ, each tile read through its periphery."""
+        """y = Σ_n γⁿ x W⁽ⁿ⁾ᵀ, each tile read through its periphery (``combined_read``: x W̄ᵀ
+        read once through tile 0's)."""
         return self.stack.forward(x)
 
     def backward(self, d: Tensor) -> Tensor:
