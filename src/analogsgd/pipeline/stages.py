@@ -12,7 +12,8 @@ analog layer before them). A :class:`Stage` runs on explicit tensors:
   tiles' backward read *as the tiles are on that cycle*; the rows (x, d) of each analog layer and
   the gradients of the digital parameters (biases, output scales) are kept for the update.
 * :meth:`Stage.update` (U): each analog layer's learning rule writes ΔW = −η Σ_b d_bᵀ x_b of that
-  micro-batch (``rule.step(x, d, η)``), the digital parameters take p ← p − α g.
+  micro-batch (``rule.step(x, d, η)``), the digital parameters take p ← p − α g (a backward
+  pass still to come reads an output scale as it is then, like the tiles).
 
 A stage cannot stash old weights on analog hardware (PipeDream's weight stashing would need a
 second copy of every tile): the backward read and the update use the tiles as they are when they
@@ -163,7 +164,9 @@ class Stage:
                 layer.rule.step(*rows, self.write_lr)
         for q, g in zip(self.params, p.grads):
             if g is not None:
-                q.add_(g, alpha=-self.digital_lr)
+                # in place on the storage that micro-batches still in flight saved for their
+                # backward pass (an output scale): like the tiles, they read it as it is then
+                q.data.add_(g, alpha=-self.digital_lr)
         self.version += 1
 
     def in_flight(self) -> list[int]:
