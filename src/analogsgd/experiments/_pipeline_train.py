@@ -128,30 +128,34 @@ def train_unit(cfg, net_cfg, unit: PipelineUnit, data: Dataset, task=None) -> di
     return history
 
 
-def multiprocess_check(cfg, net_cfg, data: Dataset, seed: int, timeout_s: float = 300.0):
-    """``{schedule: {rule: bool}}``: for ``cfg.check_steps`` steps of every schedule and rule,
-    whether the one-process-per-stage run ends with exactly the weights (every tile, hidden
-    array and digital parameter, ``torch.equal``) of the single-process run. One set of stage
-    processes runs all the jobs."""
+def multiprocess_check(cfg, studies: list[tuple[str, object, Dataset]], seed: int,
+                       timeout_s: float = 300.0) -> dict[str, dict[str, dict[str, bool]]]:
+    """``{dataset: {schedule: {rule: bool}}}`` for ``studies`` of (dataset name, network config,
+    data): for ``cfg.check_steps`` steps of every schedule and rule, whether the
+    one-process-per-stage run ends with exactly the weights (every tile, hidden array and
+    digital parameter, ``torch.equal``) of the single-process run. One set of stage processes
+    runs every job (their start-up is paid once)."""
     keys, jobs, singles = [], [], []
     n_mb = cfg.check_steps * cfg.micro_batches
-    for schedule in cfg.schedules:
-        for rule in cfg.rules:
-            parts = build_stage_modules(net_cfg, data, rule, cfg.tau, cfg.n_stages, seed)
-            write_lr, digital_lr = rates(net_cfg, rule)
-            events = timeline(schedule, cfg.n_stages, cfg.micro_batches, cfg.check_steps)
-            batches = unit_batches(data, cfg.micro_batch_size, n_mb, seed)
-            jobs.append(PipelineJob(copy.deepcopy(parts), events, batches, write_lr, digital_lr))
-            simulate([Stage(i, cfg.n_stages, p, write_lr, digital_lr) for i, p in enumerate(parts)],
-                     events, batches)
-            keys.append((schedule, rule))
-            singles.append(parts)
+    for name, net_cfg, data in studies:
+        for schedule in cfg.schedules:
+            for rule in cfg.rules:
+                parts = build_stage_modules(net_cfg, data, rule, cfg.tau, cfg.n_stages, seed)
+                write_lr, digital_lr = rates(net_cfg, rule)
+                events = timeline(schedule, cfg.n_stages, cfg.micro_batches, cfg.check_steps)
+                batches = unit_batches(data, cfg.micro_batch_size, n_mb, seed)
+                jobs.append(PipelineJob(copy.deepcopy(parts), events, batches, write_lr,
+                                        digital_lr))
+                simulate([Stage(i, cfg.n_stages, p, write_lr, digital_lr)
+                          for i, p in enumerate(parts)], events, batches)
+                keys.append((name, schedule, rule))
+                singles.append(parts)
     results = run_distributed(jobs, timeout_s=timeout_s)
-    out: dict[str, dict[str, bool]] = {}
-    for (schedule, rule), single, (multi, _) in zip(keys, singles, results):
+    out: dict[str, dict[str, dict[str, bool]]] = {}
+    for (name, schedule, rule), single, (multi, _) in zip(keys, singles, results):
         same = True
         for a, b in zip(single, multi):
             ta, tb = stage_tensors(a), stage_tensors(b)
             same = same and ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
-        out.setdefault(schedule, {})[rule] = bool(same)
+        out.setdefault(name, {}).setdefault(schedule, {})[rule] = bool(same)
     return out
