@@ -131,7 +131,7 @@ def test_a_stage_process_that_dies_stops_the_run_naming_it():
     start = time.monotonic()
     with pytest.raises(PipelineStageError, match=r"pipeline stage 1 of 3 .* died with exit code 17"
                        ) as info:
-        run_distributed([job], timeout_s=600, die=(1, 0, 4))
+        run_distributed([job], timeout_s=600, die=(1, 0, 2))
     assert info.value.stage == 1
     # a hang guard, not a speed test (starting three processes takes 5-30 s on a loaded
     # machine): unless the parent stops them, the neighbours wait 600 s for stage 1
@@ -142,8 +142,8 @@ def test_a_stage_process_that_dies_stops_the_run_naming_it():
 def test_a_stage_that_raises_is_named_with_its_error():
     events = timeline("sync", L, M, STEPS)
     batches = data()
-    bad = MicroBatches(batches.x, batches.y[:0] - 1, batches.index)   # no labels for stage 2
+    bad = MicroBatches(batches.x, batches.y + 100, batches.index)   # labels beyond the classes
     job = PipelineJob(split_stages(small_model("analog_sgd"), L), events, bad, LR, LR)
-    with pytest.raises(PipelineStageError, match="pipeline stage 2 of 3 failed: IndexError"):
+    with pytest.raises(PipelineStageError, match="pipeline stage 2 of 3 failed: .*out of bounds"):
         run_distributed([job], timeout_s=120)
     assert multiprocessing.active_children() == []

@@ -15,6 +15,7 @@ same numbers.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -46,10 +47,15 @@ class MicroBatches:
         return int(self.index[m].numel())
 
     def for_stage(self, stage: int, n_stages: int) -> MicroBatches:
-        """Only what stage ``stage`` reads: the inputs on stage 0, the labels on the last."""
-        x = self.x if stage == 0 else self.x[:0]
-        y = self.y if stage == n_stages - 1 else self.y[:0]
-        return MicroBatches(x, y, self.index)
+        """Only what stage ``stage`` reads, in stream order: the rows of the inputs on stage 0,
+        of the labels on the last stage (the same values, bit for bit)."""
+        rows = torch.cat(self.index) if self.index else torch.zeros(0, dtype=torch.long)
+        sizes = [int(i.numel()) for i in self.index]
+        starts = itertools.accumulate(sizes, initial=0)
+        index = tuple(torch.arange(a, a + n) for a, n in zip(starts, sizes))
+        x = self.x[rows] if stage == 0 else self.x[:0]
+        y = self.y[rows] if stage == n_stages - 1 else self.y[:0]
+        return MicroBatches(x, y, index)
 
 
 def micro_batch_stream(n_samples: int, micro_batch_size: int, n_micro_batches: int,
