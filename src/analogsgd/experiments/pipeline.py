@@ -76,7 +76,7 @@ class PipelineConfig(Config):
                            OneOf(("paper", "aihwkit", "aihwkit-preset", "ideal")))
     update_mode: str = param("pulsed", "tile update: 'pulsed' or 'expected'",
                              OneOf(("pulsed", "expected")))
-    eval_every_steps: int = param(8, "test accuracy every this many synchronous steps' worth "
+    eval_every_steps: int = param(4, "test accuracy every this many synchronous steps' worth "
                                   "of cycles (the same cycles under both schedules)",
                                   POSITIVE_INT)
     target_fraction: float = param(0.9, "the target accuracy of a dataset and rule, as a "
