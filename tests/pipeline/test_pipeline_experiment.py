@@ -73,6 +73,13 @@ def test_quick_config_is_a_reduction_of_the_full_one():
     assert set(quick.datasets) == {"digits", "fashion-mnist"}
 
 
+def test_each_dataset_trains_for_its_own_epochs():
+    cfg = PipelineConfig(digits_epochs=7, fmnist_epochs=3, micro_batches=4, micro_batch_size=10)
+    assert cfg.steps("digits", 1348) == 7 * 134 // 4
+    assert cfg.steps("fashion-mnist", 2000) == 3 * 200 // 4
+    assert cfg.network("fashion-mnist").epochs == 3 and cfg.network("digits").epochs == 7
+
+
 def test_config_refuses_more_stages_than_layers():
     with pytest.raises(Exception, match="PipelineConfig.n_stages"):
         PipelineConfig(hidden=(16,), n_stages=3)
@@ -108,10 +115,10 @@ def test_evaluating_the_test_set_leaves_training_unchanged(schedule):
     finally:
         _pipeline_train.build_stage_modules = orig
     parts = build_stage_modules(net, data, "tiki_taka", cfg.tau, 3, 5)
-    batches = _pipeline_train.unit_batches(data, 10, cfg.steps(data) * 4, 5)
+    batches = _pipeline_train.unit_batches(data, 10, cfg.steps("digits", data.train_x.shape[0]) * 4, 5)
     write_lr, digital_lr = _pipeline_train.rates(net, "tiki_taka")
     simulate([Stage(i, 3, p, write_lr, digital_lr) for i, p in enumerate(parts)],
-             timeline(schedule, 3, 4, cfg.steps(data)), batches)
+             timeline(schedule, 3, 4, cfg.steps("digits", data.train_x.shape[0])), batches)
     for evaluated, plain in zip(built[0], parts):
         a, b = stage_tensors(evaluated), stage_tensors(plain)
         assert all(torch.equal(a[k], b[k]) for k in a)

@@ -83,13 +83,14 @@ def pipeline_study(cfg, ctx: RunContext) -> tuple[dict, dict]:
     for dataset in cfg.datasets:
         net_cfg = cfg.network(dataset)
         data = load_data(net_cfg)
+        steps = cfg.steps(dataset, data.train_x.shape[0])
         data_info[dataset] = {"n_train": int(data.train_x.shape[0]),
-                              "n_test": int(data.test_x.shape[0]), "steps": cfg.steps(data)}
+                              "n_test": int(data.test_x.shape[0]), "steps": steps}
         every = cfg.eval_every_steps * sync_step_cycles(cfg.n_stages, cfg.micro_batches)
         for unit in (u for u in units if u.dataset == dataset):
-            cycles = (cfg.steps(data) * sync_step_cycles(cfg.n_stages, cfg.micro_batches)
+            cycles = (steps * sync_step_cycles(cfg.n_stages, cfg.micro_batches)
                       if unit.schedule == "sync"
-                      else async_total_cycles(cfg.n_stages, cfg.steps(data) * cfg.micro_batches))
+                      else async_total_cycles(cfg.n_stages, steps * cfg.micro_batches))
             with ctx.progress.task(math.ceil(cycles / every), f"pipeline: {unit.label}") as task:
                 histories[unit] = train_unit(cfg, net_cfg, unit, data, task)
     curves = _curves(units, histories)

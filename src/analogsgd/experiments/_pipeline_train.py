@@ -101,12 +101,13 @@ def accuracy_pct(parts: list[nn.Module], x: torch.Tensor, y: torch.Tensor, batch
 def train_unit(cfg, net_cfg, unit: PipelineUnit, data: Dataset, task=None) -> dict:
     """Train one unit under its schedule; its history ``{cycle, samples, test_acc, train_loss}``
     (evaluated at cycles 0, E, 2E, … and at the end) and its total cycles."""
-    n_mb = cfg.steps(data) * cfg.micro_batches
+    steps = cfg.steps(unit.dataset, data.train_x.shape[0])
+    n_mb = steps * cfg.micro_batches
     parts = build_stage_modules(net_cfg, data, unit.rule, cfg.tau, cfg.n_stages, unit.seed)
     write_lr, digital_lr = rates(net_cfg, unit.rule)
     stages = [Stage(i, cfg.n_stages, p, write_lr, digital_lr) for i, p in enumerate(parts)]
     batches = unit_batches(data, cfg.micro_batch_size, n_mb, unit.seed)
-    events = timeline(unit.schedule, cfg.n_stages, cfg.micro_batches, cfg.steps(data))
+    events = timeline(unit.schedule, cfg.n_stages, cfg.micro_batches, steps)
     every = cfg.eval_every_steps * sync_step_cycles(cfg.n_stages, cfg.micro_batches)
     history = {"cycle": [0], "samples": [0], "train_loss": [float("nan")],
                "test_acc": [accuracy_pct(parts, data.test_x, data.test_y, cfg.eval_batch_size)]}
