@@ -58,6 +58,10 @@ def test_split_stages_shares_out_the_analog_layers():
     assert [len(p) for p in split_stages(small_model("analog_sgd"), 2)] == [5, 1]
     with pytest.raises(ConfigError, match="split_stages.n_stages"):
         split_stages(small_model("analog_sgd"), 4)
+    nested = nn.Sequential(nn.Sequential(*list(small_model("analog_sgd"))[:4]),
+                           *list(small_model("analog_sgd"))[4:])
+    with pytest.raises(ConfigError, match="split_stages.model"):
+        split_stages(nested, 3)
 
 
 def test_a_one_stage_pipeline_is_plain_training():

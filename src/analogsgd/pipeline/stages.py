@@ -60,6 +60,10 @@ def split_stages(model: nn.Sequential, n_stages: int) -> list[nn.Sequential]:
                               "Flatten nested containers into the top-level Sequential.")
         groups[stage].append(module)
         held += count
+    if not all(any(_analog_count(m) for m in g) for g in groups):
+        raise ConfigError("split_stages.model", f"{total} analog layers in nested containers",
+                          f"a model that splits into {n_stages} stages of analog layers",
+                          "Flatten nested containers into the top-level Sequential.")
     return [nn.Sequential(*g) for g in groups]
 
 
