@@ -70,6 +70,7 @@ def test_quick_config_is_a_reduction_of_the_full_one():
     quick, full = exp.config(quick=True), exp.config()
     assert quick.n_seeds == 2 and full.n_seeds == 3 and quick.n_stages == full.n_stages == 4
     assert quick.digits_epochs < full.digits_epochs and quick.fmnist_n_train < full.fmnist_n_train
+    assert quick.fmnist_epochs <= full.fmnist_epochs
     assert set(quick.datasets) == {"digits", "fashion-mnist"}
 
 
