@@ -72,7 +72,7 @@ class ResidualLeNetConfig(Config):
     """The study: (baselines + residual learning × tile counts) × seeds on each dataset.
 
     The per-dataset fields hold one value per entry of ``datasets``, in its order. Defaults are
-    the full run (about 100 minutes of one core here, see :func:`full_config`).
+    the full run (about an hour of one core here, see :func:`full_config`).
     """
 
     datasets: tuple = param(tuple(DATASETS), "datasets, each with its own n_states, batch, "
@@ -147,8 +147,8 @@ def full_config() -> ResidualLeNetConfig:
     """Both datasets, TT-v1, TT-v2, MP and residual learning with 3, 4, 6 tiles, 3 seeds: 4 000
     training images, 20 epochs (5 000 steps of batch 16 on F-MNIST, 10 000 of batch 8 on MNIST),
     the rates halved every 6 epochs, 1 000 test images. 36 units; a LeNet step costs 9–25 ms
-    here (mixed precision the cheapest, 6-tile residual learning the dearest): about 100
-    minutes of one core (5× the work of 2 seeds × 8 epochs × 3 000 images, measured 20 min)."""
+    here (mixed precision the cheapest, 6-tile residual learning the dearest): about an
+    hour of one core (3.3× the work of 3 seeds × 8 epochs × 3 000 images, measured 17 min)."""
     return ResidualLeNetConfig()
 
 
