@@ -129,7 +129,8 @@ class NumberList(Constraint):
         return f"a list of at least {self.min_len} items{order}, each {self.item.describe()}"
 
     def invalid_example(self) -> Any:
-        return []
+        """The empty list, or (where that is allowed) a list of one bad item."""
+        return [] if self.min_len > 0 else [self.item.invalid_example()]
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,10 @@ def rule_config(algorithm: str, transfer_lr: float, transfer_every: int):
                   if name in fields and fields[name].metadata["check"].ok(value)})
 
 
-def layer_config(cfg, algorithm: str, tau: float):
-    """The :class:`~analogsgd.nn.AnalogLayerConfig` of every layer of a unit."""
+def layer_config(cfg, algorithm: str, tau: float, rule=None):
+    """The :class:`~analogsgd.nn.AnalogLayerConfig` of every layer of a unit: ``rule`` (a rule
+    config; None: :func:`rule_config` of ``algorithm`` at the study's rates) on the study's
+    tiles."""
     from ..crossbar.periphery import PeripheryConfig
     from ..crossbar.tile import TileConfig, UpdateConfig
     from ..devices.linear_step import asymmetric_linear_device
@@ -59,7 +61,9 @@ def layer_config(cfg, algorithm: str, tau: float):
                          else (asymmetric_linear_device(tau, cfg.dw_min), DeviceVariation()))
     tile = TileConfig(device=device, variation=variation,
                       update=UpdateConfig(mode=cfg.update_mode), periphery=periphery)
-    return AnalogLayerConfig(rule=rule_config(algorithm, cfg.analog_lr, cfg.transfer_every),
+    if rule is None:
+        rule = rule_config(algorithm, cfg.analog_lr, cfg.transfer_every)
+    return AnalogLayerConfig(rule=rule,
                              tile=tile,
                              out_scaling=cfg.learn_out_scale,
                              weight_scaling_omega=cfg.weight_scaling_omega)
@@ -81,12 +85,14 @@ def to_analog(model: nn.Sequential, config, seed: int) -> nn.Sequential:
     return nn.Sequential(*out)
 
 
-def analog_model_and_optimizer(model: nn.Sequential, cfg, algorithm: str, tau: float, seed: int):
-    """(analog model, :class:`~analogsgd.nn.AnalogOptimizer`) of one unit."""
+def analog_model_and_optimizer(model: nn.Sequential, cfg, algorithm: str, tau: float, seed: int,
+                               rule=None):
+    """(analog model, :class:`~analogsgd.nn.AnalogOptimizer`) of one unit (``rule``: see
+    :func:`layer_config`)."""
     from ..nn import AnalogOptimizer
     from ..nn.function import AnalogContext
 
-    layer_cfg = layer_config(cfg, algorithm, tau)
+    layer_cfg = layer_config(cfg, algorithm, tau, rule)
     analog = to_analog(model, layer_cfg, seed)
     contexts = [p for p in analog.parameters() if isinstance(p, AnalogContext)]
     digital = [p for p in analog.parameters() if not isinstance(p, AnalogContext)]

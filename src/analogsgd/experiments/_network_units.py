@@ -36,6 +36,15 @@ class Unit:
         tau = "" if self.tau is None else f", τ={self.tau:g}"
         return f"{LABELS[self.algorithm]}{tau}, seed {self.seed_index}"
 
+    def rule_config(self, cfg: NetworkConfig):
+        """The rule config of the unit's analog layers: the registered ``algorithm`` at the
+        study's rates (:func:`~._network_analog.rule_config`). A study whose units differ in
+        more than the kind (e.g. residual learning's tile count) carries the config in its unit
+        and returns it here."""
+        from ._network_analog import rule_config
+
+        return rule_config(self.algorithm, cfg.analog_lr, cfg.transfer_every)
+
 
 def plan_units(cfg: NetworkConfig, seed: int) -> list[Unit]:
     """Every run of the study: per seed, digital once, each analog algorithm at each τ."""
@@ -57,7 +66,8 @@ def build_unit(cfg: NetworkConfig, unit: Unit, data: Dataset):
     else:
         from ._network_analog import analog_model_and_optimizer
 
-        model, optimizer = analog_model_and_optimizer(model, cfg, unit.algorithm, unit.tau, tile_seed)
+        model, optimizer = analog_model_and_optimizer(model, cfg, unit.algorithm, unit.tau, tile_seed,
+                                                      rule=unit.rule_config(cfg))
     scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, cfg.lr_step_epochs, cfg.lr_gamma)
                  if cfg.lr_step_epochs else None)
     return model, optimizer, scheduler, torch_generator(order_seed)
