@@ -285,6 +285,18 @@ class Config:
         return changes
 
 
+def tuple_fields(config: Config, names: tuple[str, ...]) -> None:
+    """Store the sequence fields ``names`` of a frozen config as tuples, in ``__post_init__``
+    before the checks: a list becomes a tuple and a single number or string a one-tuple (JSON
+    and ``--set`` give lists and single values), so that equal configs compare equal."""
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            object.__setattr__(config, name, (value,))
+        elif isinstance(value, list):
+            object.__setattr__(config, name, tuple(value))
+
+
 def _to_plain(value: Any) -> Any:
     if isinstance(value, Config):
         return {"kind": type(value).kind or type(value).__name__, **value.to_dict()}

@@ -28,6 +28,7 @@ from ..config import (
     OneOf,
     Text,
     param,
+    tuple_fields,
 )
 from ..datasets import DATASETS, IMAGE_SHAPES
 from ..errors import ConfigError
@@ -121,12 +122,7 @@ class NetworkConfig(Config):
                                  POSITIVE_INT)
 
     def __post_init__(self) -> None:
-        for name in ("hidden", "taus", "algorithms"):  # JSON/CLI lists and single values
-            value = getattr(self, name)
-            if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-                object.__setattr__(self, name, (value,))
-            elif isinstance(value, list):
-                object.__setattr__(self, name, tuple(value))
+        tuple_fields(self, ("hidden", "taus", "algorithms"))  # JSON/CLI lists and single values
         if self.preset == "authors":
             self._apply_authors_preset()
         super().__post_init__()

@@ -42,6 +42,7 @@ from ..config import (
     OneOf,
     Text,
     param,
+    tuple_fields,
 )
 from ..devices.linear_step import SoftBounds
 from ..errors import ConfigError
@@ -149,12 +150,7 @@ class FewStatesConfig(Config):
                                Text())
 
     def __post_init__(self) -> None:
-        for name in ("rules", "n_states"):  # JSON/CLI lists and single values
-            value = getattr(self, name)
-            if isinstance(value, (int, str)) and not isinstance(value, bool):
-                object.__setattr__(self, name, (value,))
-            elif isinstance(value, list):
-                object.__setattr__(self, name, tuple(value))
+        tuple_fields(self, ("rules", "n_states"))  # JSON/CLI lists and single values
         super().__post_init__()
 
     def check_invariants(self) -> None:

