@@ -254,7 +254,7 @@ def apply_moments_torch(w: Tensor, moments: Tensor, devices: DeviceArray,
 # -- numba kernels -------------------------------------------------------------------------------
 def _constants(dtype) -> np.ndarray:
     """The kernels' numeric constants in the arithmetic dtype (float32 tiles compute in float32,
-    as the torch path does; float64 tiles in float64). Layout: see ``_kernels``."""
+    as the torch path does; float64 tiles in float64). Layout: see ``unpack`` below."""
     f32 = dtype == np.float32
     ln2_hi, ln2_lo = ((0.693145751953125, 1.428606765330187e-06) if f32
                       else (0.6931471803691238, 1.9082149292705877e-10))
@@ -278,7 +278,10 @@ def as_like(x, like):
     return type(like)(x)
 
 
-def _kernels():
+# The kernels and their helpers live at module level, not in a factory function: numba keys a
+# cached closure by its cell contents, and the dispatchers a closure holds pickle differently in
+# every process, so a closure kernel missed the on-disk cache and recompiled in each new process.
+if NUMBA_AVAILABLE:
     njit = numba.njit(cache=True, nogil=True, error_model="numpy")
     inline = numba.njit(inline="always", cache=True, error_model="numpy")
 
@@ -505,8 +508,4 @@ def _kernels():
                     w[base + j] = outer_element(w[base + j], base + j, qbi, q2bi, sdi, p[j],
                                                 p2[j], sx[j], dev, c2c, key, family, clip, k)
 
-    return moments_kernel, outer_kernel
-
-
-if NUMBA_AVAILABLE:
-    _moments_kernel, _outer_kernel = _kernels()
+    _moments_kernel, _outer_kernel = moments_kernel, outer_kernel
