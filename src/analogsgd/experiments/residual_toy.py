@@ -33,24 +33,11 @@ import torch
 
 from ..config import POSITIVE, POSITIVE_INT, Config, Interval, NumberList, OrNone, param
 from ..errors import ConfigError
+from ._network_common import ChoiceList
 from .base import Experiment, RunContext
 from .few_states import LI_2025_REF
 
 MODES = ("pulsed", "expected", "expected_noiseless")
-
-
-class _Modes(NumberList):
-    """Distinct update models of :data:`MODES`."""
-
-    def ok(self, value) -> bool:
-        return (isinstance(value, (list, tuple)) and len(value) >= 1
-                and len(set(value)) == len(value) and all(v in MODES for v in value))
-
-    def describe(self) -> str:
-        return "a list of distinct update models among " + ", ".join(MODES)
-
-    def invalid_example(self):
-        return ["exact"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +64,8 @@ class ResidualToyConfig(Config):
     first_period: int = param(2, "T_0: steps between two transfers of the gradient tile",
                               POSITIVE_INT)
     period_ratio: int = param(4, "n_s: T_i = T_0·n_sⁱ (the theory's T_n = Θ(1/γ))", POSITIVE_INT)
-    modes: list = param(list(MODES), "update models run (see the module docstring)", _Modes())
+    modes: list = param(list(MODES), "update models run (see the module docstring)",
+                       ChoiceList(MODES))
     update_bl: int = param(31, "BL of a pulse train (pulsed) and of ζ (expected)", POSITIVE_INT)
     record_every: int = param(100, "steps between two points of the error curves", POSITIVE_INT)
 

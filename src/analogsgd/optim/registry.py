@@ -90,6 +90,14 @@ class RuleConfig(Config, ABC):
         for the rules that make any."""
 
 
+def scheduled_rate(rate, lr, initial_lr=None, follow: bool = True):
+    """A rule's own rate (a transfer rate) at optimizer rate ``lr``: rate·lr/lr₀ when it
+    ``follow``s the schedule (lr₀ = ``initial_lr``, None: lr), else ``rate``."""
+    if follow:
+        return rate * lr / (lr if initial_lr is None else initial_lr)
+    return rate
+
+
 def register(cls: type[RuleConfig]) -> type[RuleConfig]:
     """Class decorator: add a rule config to :data:`RULES` under its ``kind``."""
     kind = cls.__dict__.get("kind")

@@ -59,7 +59,7 @@ from ..crossbar.replicas import check_lr, per_replica
 from ..crossbar.tile import AnalogTile
 from ..errors import ConfigError
 from .base import LearningRule, check_tile
-from .registry import RuleConfig, register
+from .registry import RuleConfig, register, scheduled_rate
 from .stack import TileStack
 from .transfer import (
     TransferCursor,
@@ -199,9 +199,7 @@ class ResidualConfig(RuleConfig):
 
     def transfer_rate(self, rate, lr, initial_lr=None):
         """A transfer's rate at this step (lr₀ = ``initial_lr``, None: lr)."""
-        if self.schedule_transfer_lr:
-            return rate * lr / (lr if initial_lr is None else initial_lr)
-        return rate
+        return scheduled_rate(rate, lr, initial_lr, self.schedule_transfer_lr)
 
     def build(self, tiles: tuple[AnalogTile, ...], weight: Tensor | None = None,
               generator=None) -> ResidualLearning:

@@ -38,7 +38,7 @@ from ..crossbar.replicas import check_lr, per_replica
 from ..crossbar.tile import AnalogTile
 from ..errors import ConfigError
 from .base import LearningRule, check_tile
-from .registry import RuleConfig, register
+from .registry import RuleConfig, register, scheduled_rate
 from .stack import TileStack
 from .transfer import (
     TransferCursor,
@@ -70,9 +70,7 @@ class TransferRuleConfig(RuleConfig):
 
     def transfer_rate(self, transfer_lr, lr, initial_lr=None):
         """The transfer rate α_t of this step (lr₀ = ``initial_lr``, None: lr)."""
-        if self.schedule_transfer_lr:
-            return transfer_lr * lr / (lr if initial_lr is None else initial_lr)
-        return transfer_lr
+        return scheduled_rate(transfer_lr, lr, initial_lr, self.schedule_transfer_lr)
 
 
 @register
