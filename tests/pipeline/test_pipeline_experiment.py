@@ -20,8 +20,8 @@ from analogsgd.experiments import _pipeline_train, get_experiment
 from analogsgd.experiments._pipeline_study import first_reaching, target_accuracy
 from analogsgd.experiments._pipeline_train import PipelineUnit, build_stage_modules, train_unit
 from analogsgd.experiments.pipeline import PipelineConfig
+from analogsgd.nn.convert import analog_layers
 from analogsgd.pipeline import Stage, simulate, stage_tensors, sync_step_cycles, timeline
-from analogsgd.pipeline.stages import analog_layers
 
 TINY = {"datasets": "digits", "n_seeds": 1, "digits_epochs": 1, "eval_every_steps": 4,
         "multiprocess_check": "false", "n_stages": 3, "hidden": "16,12"}
@@ -123,8 +123,8 @@ def test_evaluating_the_test_set_leaves_training_unchanged(schedule):
     for evaluated, plain in zip(built[0], parts):
         a, b = stage_tensors(evaluated), stage_tensors(plain)
         assert all(torch.equal(a[k], b[k]) for k in a)
-        ga = [t.generator.get_state() for m in analog_layers(evaluated) for t in m.rule.tiles]
-        gb = [t.generator.get_state() for m in analog_layers(plain) for t in m.rule.tiles]
+        ga = [t.generator.get_state() for _, m in analog_layers(evaluated) for t in m.rule.tiles]
+        gb = [t.generator.get_state() for _, m in analog_layers(plain) for t in m.rule.tiles]
         assert all(torch.equal(x, y) for x, y in zip(ga, gb))
 
 
@@ -150,7 +150,7 @@ def test_multiprocess_check_is_true_only_for_identical_weights(monkeypatch):
 
     def one_bit_off(jobs, timeout_s):
         out = in_process(jobs, timeout_s)
-        layer = analog_layers(out[0][0][1])[0]
+        layer = next(analog_layers(out[0][0][1]))[1]
         w = layer.rule.tile.weight.clone()
         w[0, 0] = torch.nextafter(w[0, 0], torch.tensor(1.0))
         layer.rule.tile.set_weight(w)

@@ -85,6 +85,12 @@ def to_analog(model: nn.Sequential, config, seed: int) -> nn.Sequential:
     return nn.Sequential(*out)
 
 
+def gradient_write_lr(cfg, rule_cls) -> float:
+    """The optimizer lr of a unit's analog layers, the rule's gradient-write rate: β
+    (``fast_lr``) for a fast-tile rule, else α (``analog_lr``)."""
+    return cfg.fast_lr if rule_cls.fast_tile else cfg.analog_lr
+
+
 def analog_model_and_optimizer(model: nn.Sequential, cfg, algorithm: str, tau: float, seed: int,
                                rule=None):
     """(analog model, :class:`~analogsgd.nn.AnalogOptimizer`) of one unit (``rule``: see
@@ -96,7 +102,7 @@ def analog_model_and_optimizer(model: nn.Sequential, cfg, algorithm: str, tau: f
     analog = to_analog(model, layer_cfg, seed)
     contexts = [p for p in analog.parameters() if isinstance(p, AnalogContext)]
     digital = [p for p in analog.parameters() if not isinstance(p, AnalogContext)]
-    write_lr = cfg.fast_lr if type(layer_cfg.rule).fast_tile else cfg.analog_lr
+    write_lr = gradient_write_lr(cfg, type(layer_cfg.rule))
     groups = [{"params": contexts, "lr": write_lr}]
     if digital:
         groups.append({"params": digital, "lr": cfg.analog_lr})

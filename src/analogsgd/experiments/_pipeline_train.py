@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..datasets import Dataset
+from ..nn.convert import analog_layers
 from ..optim import registry
 from ..pipeline import (
     MicroBatches,
@@ -35,10 +36,10 @@ from ..pipeline import (
     sync_step_cycles,
     timeline,
 )
-from ..pipeline.stages import analog_layers
 from ..rng import child_seeds, torch_generator
-from ._network_analog import layer_config, to_analog
+from ._network_analog import gradient_write_lr, layer_config, to_analog
 from ._network_model import build_network, init_parameters
+from ._network_train import evaluate
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,9 @@ class PipelineUnit:
 
 
 def rates(net_cfg, rule: str) -> tuple[float, float]:
-    """(η, the gradient-write rate of the rule: β for the fast-tile rules, else α; α, the
-    digital parameters' rate), as :func:`._network_analog.analog_model_and_optimizer`."""
-    fast = registry.RULES[rule].fast_tile
-    return (net_cfg.fast_lr if fast else net_cfg.analog_lr), net_cfg.analog_lr
+    """(η, the gradient-write rate of the rule; α, the digital parameters' rate), as
+    :func:`._network_analog.analog_model_and_optimizer`."""
+    return gradient_write_lr(net_cfg, registry.RULES[rule]), net_cfg.analog_lr
 
 
 def build_stage_modules(net_cfg, data: Dataset, rule: str, tau: float, n_stages: int,
@@ -82,20 +82,15 @@ def unit_batches(data: Dataset, micro_batch_size: int, n_micro_batches: int,
     return MicroBatches(data.train_x, data.train_y, index)
 
 
-@torch.no_grad()
 def accuracy_pct(parts: list[nn.Module], x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
-    """Test accuracy (%) of the stages in sequence, leaving every tile generator as it was."""
-    tiles = [t for p in parts for layer in analog_layers(p) for t in layer.rule.tiles]
+    """Test accuracy (%) of the stages in sequence (:func:`._network_train.evaluate`), leaving
+    every tile generator as it was."""
+    tiles = [t for p in parts for _, layer in analog_layers(p) for t in layer.rule.tiles]
     states = [t.generator.get_state() for t in tiles]
-    correct = 0
-    for i in range(0, x.shape[0], batch):
-        out = x[i:i + batch]
-        for p in parts:
-            out = p(out)
-        correct += int((out.argmax(1) == y[i:i + batch]).sum())
-    for t, s in zip(tiles, states):
+    accuracy = evaluate(nn.Sequential(*parts), x, y, batch)[1]
+    for t, s in zip(tiles, states, strict=True):
         t.generator.set_state(s)
-    return 100.0 * correct / x.shape[0]
+    return accuracy
 
 
 def train_unit(cfg, net_cfg, unit: PipelineUnit, data: Dataset, task=None) -> dict:

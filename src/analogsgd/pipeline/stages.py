@@ -29,12 +29,12 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from ..nn.base import AnalogLayerBase
+from ..nn.convert import analog_layers
 from ..nn.function import AnalogContext
 
 
 def _analog_count(module: nn.Module) -> int:
-    return sum(isinstance(m, AnalogLayerBase) for m in module.modules())
+    return sum(1 for _ in analog_layers(module))
 
 
 def split_stages(model: nn.Sequential, n_stages: int) -> list[nn.Sequential]:
@@ -65,11 +65,6 @@ def split_stages(model: nn.Sequential, n_stages: int) -> list[nn.Sequential]:
                           f"a model that splits into {n_stages} stages of analog layers",
                           "Flatten nested containers into the top-level Sequential.")
     return [nn.Sequential(*g) for g in groups]
-
-
-def analog_layers(module: nn.Module) -> list[AnalogLayerBase]:
-    """The analog layers of ``module``, in module order."""
-    return [m for m in module.modules() if isinstance(m, AnalogLayerBase)]
 
 
 def digital_parameters(module: nn.Module) -> list[nn.Parameter]:
@@ -103,7 +98,7 @@ class Stage:
                  digital_lr: float):
         self.index, self.n_stages = index, n_stages
         self.modules = modules
-        self.layers = analog_layers(modules)
+        self.layers = [layer for _, layer in analog_layers(modules)]
         self.params = digital_parameters(modules)
         self.write_lr, self.digital_lr = float(write_lr), float(digital_lr)
         self.version = 0                      # updates applied so far
@@ -182,10 +177,9 @@ def stage_tensors(stage_modules: nn.Module) -> dict[str, Tensor]:
     """Every array of a stage that training changes, by name: each analog layer's rule arrays
     (tile weights, hidden state) and every digital parameter (for exact comparisons)."""
     out: dict[str, Tensor] = {}
-    for name, module in stage_modules.named_modules():
-        if isinstance(module, AnalogLayerBase):
-            for key, value in module.rule.arrays().items():
-                out[f"{name}.{key}"] = value
+    for name, module in analog_layers(stage_modules):
+        for key, value in module.rule.arrays().items():
+            out[f"{name}.{key}"] = value
     for name, q in stage_modules.named_parameters():
         if not isinstance(q, AnalogContext):
             out[name] = q.detach().clone()
