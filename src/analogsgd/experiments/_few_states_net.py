@@ -19,7 +19,7 @@ from ._network_common import NetworkConfig
 from ._network_data import load_data
 from ._network_summary import _stats
 from ._network_train import checkpoint_path, train_unit
-from ._network_units import Unit
+from ._network_units import Unit, long_curves
 from .base import RunContext
 from .few_states import TAU, FewStatesConfig
 
@@ -100,13 +100,8 @@ def network_study(cfg: FewStatesConfig, ctx: RunContext, seed: int, part: str = 
 
 def _curves(units: list[StatesUnit], histories: dict[str, dict]) -> dict[str, list]:
     """Long-format learning curves: one row per unit and epoch."""
-    columns = ("rule", "n_states", "seed", "epoch", "train_loss", "test_loss", "test_acc")
-    curves: dict[str, list] = {k: [] for k in columns}
-    for unit in units:
-        h = histories[unit.key]
-        for i, epoch in enumerate(h["epoch"]):
-            row = (unit.algorithm, "" if unit.n_states is None else unit.n_states,
-                   unit.seed_index, epoch, h["train_loss"][i], h["test_loss"][i], h["test_acc"][i])
-            for k, v in zip(columns, row):
-                curves[k].append(v)
-    return curves
+    return long_curves(units, lambda u: histories[u.key],
+                       {"rule": lambda u: u.algorithm,
+                        "n_states": lambda u: "" if u.n_states is None else u.n_states,
+                        "seed": lambda u: u.seed_index},
+                       ("epoch", "train_loss", "test_loss", "test_acc"))

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..checkpoint import check_checkpoint_path
 from ._network_common import NetworkConfig
 from ._network_data import check_data, load_data
 from ._network_summary import summarise
 from ._network_train import checkpoint_path, train_unit
-from ._network_units import Unit, plan_units
+from ._network_units import Unit, long_curves, plan_units, unit_timings
 from .base import Experiment, RunContext
 
 #: the paper whose network results (Fig. 5) the network experiments reproduce
@@ -25,21 +23,11 @@ FASHION_MNIST = "H. Xiao, K. Rasul, R. Vollgraf. Fashion-MNIST. arXiv:1708.07747
 
 
 def _curves(units: list[Unit], histories: dict[str, dict]) -> dict[str, list]:
-    curves: dict[str, list] = {k: [] for k in ("algorithm", "tau", "seed", "epoch", "train_loss",
-                                               "test_loss", "test_acc")}
-    for unit in units:
-        h = histories[unit.key]
-        for i, epoch in enumerate(h["epoch"]):
-            for k, v in (("algorithm", unit.algorithm), ("tau", "" if unit.tau is None else unit.tau),
-                         ("seed", unit.seed_index), ("epoch", epoch), ("train_loss", h["train_loss"][i]),
-                         ("test_loss", h["test_loss"][i]), ("test_acc", h["test_acc"][i])):
-                curves[k].append(v)
-    return curves
-
-
-def _timings(units: list[Unit], histories: dict[str, dict]) -> dict:
-    return {u.key: {"seconds_per_epoch": float(np.mean(histories[u.key]["seconds"][1:]))
-                    if len(histories[u.key]["seconds"]) > 1 else 0.0} for u in units}
+    return long_curves(units, lambda u: histories[u.key],
+                       {"algorithm": lambda u: u.algorithm,
+                        "tau": lambda u: "" if u.tau is None else u.tau,
+                        "seed": lambda u: u.seed_index},
+                       ("epoch", "train_loss", "test_loss", "test_acc"))
 
 
 def run_study(cfg: NetworkConfig, ctx: RunContext, paper: dict | None = None,
@@ -55,7 +43,7 @@ def run_study(cfg: NetworkConfig, ctx: RunContext, paper: dict | None = None,
         with ctx.progress.task(cfg.epochs * batches, f"{title or 'training'}: {unit.label}") as task:
             histories[unit.key] = train_unit(cfg, unit, data, ctx, task)
     ctx.out.write_curves("learning_curves", _curves(units, histories))
-    ctx.out.write_json("timings.json", {"units": _timings(units, histories),
+    ctx.out.write_json("timings.json", {"units": unit_timings(units, histories),
                                         "note": "wall-clock seconds per epoch (training and test "
                                                 "evaluation); not part of metrics"})
     summary = summarise(cfg, units, histories)

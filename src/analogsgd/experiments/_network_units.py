@@ -7,8 +7,10 @@ sees the same mini-batch order, so the algorithms are compared pairwise.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..datasets import Dataset
@@ -71,3 +73,26 @@ def build_unit(cfg: NetworkConfig, unit: Unit, data: Dataset):
     scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, cfg.lr_step_epochs, cfg.lr_gamma)
                  if cfg.lr_step_epochs else None)
     return model, optimizer, scheduler, torch_generator(order_seed)
+
+
+def long_curves(units: Sequence, history_of: Callable[[object], Mapping[str, list]],
+                unit_columns: Mapping[str, Callable[[object], object]],
+                series: tuple[str, ...]) -> dict[str, list]:
+    """Learning curves in long format: one row per unit and recorded point, the columns
+    ``unit_columns`` (a function of the unit each) followed by the history's lists ``series``
+    (``history_of(unit)[name][i]``; the first list counts the points)."""
+    curves: dict[str, list] = {k: [] for k in (*unit_columns, *series)}
+    for unit in units:
+        h = history_of(unit)
+        for i in range(len(h[series[0]])):
+            for k, column in unit_columns.items():
+                curves[k].append(column(unit))
+            for k in series:
+                curves[k].append(h[k][i])
+    return curves
+
+
+def unit_timings(units: Sequence[Unit], histories: Mapping[str, dict]) -> dict:
+    """Wall-clock seconds per epoch of every unit (training and test evaluation), by key."""
+    return {u.key: {"seconds_per_epoch": float(np.mean(histories[u.key]["seconds"][1:]))
+                    if len(histories[u.key]["seconds"]) > 1 else 0.0} for u in units}

@@ -17,6 +17,7 @@ from ..pipeline import (
 from ..rng import child_seeds
 from ._network_data import load_data
 from ._network_summary import _stats
+from ._network_units import long_curves
 from ._pipeline_train import PipelineUnit, multiprocess_check, train_unit
 from .base import RunContext
 
@@ -156,15 +157,10 @@ def pipeline_study(cfg, ctx: RunContext) -> tuple[dict, dict]:
 
 
 def _curves(units: list[PipelineUnit], histories: dict) -> dict[str, list]:
-    """Long format: one row per unit and evaluation."""
-    columns = ("dataset", "rule", "schedule", "seed", "cycle", "samples", "train_loss",
-               "test_acc")
-    curves: dict[str, list] = {k: [] for k in columns}
-    for unit in units:
-        h = histories[unit]
-        for i, cycle in enumerate(h["cycle"]):
-            row = (unit.dataset, unit.rule, unit.schedule, unit.seed_index, cycle,
-                   h["samples"][i], h["train_loss"][i], h["test_acc"][i])
-            for k, v in zip(columns, row):
-                curves[k].append(None if isinstance(v, float) and math.isnan(v) else v)
-    return curves
+    """Long format: one row per unit and evaluation (NaN written as an empty cell)."""
+    curves = long_curves(units, lambda u: histories[u],
+                         {"dataset": lambda u: u.dataset, "rule": lambda u: u.rule,
+                          "schedule": lambda u: u.schedule, "seed": lambda u: u.seed_index},
+                         ("cycle", "samples", "train_loss", "test_acc"))
+    return {k: [None if isinstance(v, float) and math.isnan(v) else v for v in column]
+            for k, column in curves.items()}

@@ -25,7 +25,7 @@ from ._network_common import NetworkConfig
 from ._network_data import load_data
 from ._network_summary import _stats
 from ._network_train import checkpoint_path, train_unit
-from ._network_units import Unit
+from ._network_units import Unit, long_curves, unit_timings
 from .base import RunContext
 from .residual_lenet import DATASETS, ResidualLeNetConfig
 
@@ -135,8 +135,7 @@ def lenet_study(cfg: ResidualLeNetConfig, ctx: RunContext) -> dict:
                 histories[unit.key] = train_unit(net, unit, data, ctx, task)
     ctx.out.write_curves("lenet_curves", _curves(units, histories))
     ctx.out.write_json("timings.json", {
-        "units": {u.key: {"seconds_per_epoch": sum(histories[u.key]["seconds"][1:])
-                          / max(1, len(histories[u.key]["seconds"]) - 1)} for u in units},
+        "units": unit_timings(units, histories),
         "note": "wall-clock seconds per epoch (training and test evaluation); not part of metrics"})
     return _metrics(cfg, ctx, units, histories, data_info)
 
@@ -186,14 +185,7 @@ def ordering(table: dict) -> dict:
 
 def _curves(units: list[LeNetUnit], histories: dict[str, dict]) -> dict[str, list]:
     """Long-format learning curves: one row per unit and epoch."""
-    columns = ("dataset", "n_states", "column", "seed", "epoch", "train_loss", "test_loss",
-               "test_acc")
-    curves: dict[str, list] = {k: [] for k in columns}
-    for unit in units:
-        h = histories[unit.key]
-        for i, epoch in enumerate(h["epoch"]):
-            row = (unit.dataset, unit.n_states, unit.column, unit.seed_index, epoch,
-                   h["train_loss"][i], h["test_loss"][i], h["test_acc"][i])
-            for k, v in zip(columns, row, strict=True):
-                curves[k].append(v)
-    return curves
+    return long_curves(units, lambda u: histories[u.key],
+                       {"dataset": lambda u: u.dataset, "n_states": lambda u: u.n_states,
+                        "column": lambda u: u.column, "seed": lambda u: u.seed_index},
+                       ("epoch", "train_loss", "test_loss", "test_acc"))
