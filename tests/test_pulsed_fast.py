@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from analogsgd.config import Interval, param
-from analogsgd.crossbar import AnalogTile, TileConfig, UpdateConfig, fused
+from analogsgd.crossbar import AnalogTile, TileConfig, UpdateConfig, fast_probabilities, fused
+from analogsgd.crossbar import sparse as fused_sparse
 from analogsgd.crossbar.pulse_trains import (
     PIECES,
     _randoms,
@@ -20,6 +21,7 @@ from analogsgd.crossbar.pulse_trains import (
     draw_counts,
     pulse_probabilities,
 )
+from analogsgd.crossbar.tile import KERNELS, NUMBA_PATHS
 from analogsgd.devices import (
     ALL_DEVICES,
     AbstractDevice,
@@ -38,6 +40,13 @@ K = 5.0
 needs_numba = pytest.mark.skipif(not fused.NUMBA_AVAILABLE, reason="numba not installed")
 VARIATION = DeviceVariation(dw_min_d2d=0.3, dw_min_c2c=0.3, tau_min_d2d=0.3, tau_max_d2d=0.3,
                             up_down_d2d=0.01)
+
+
+def _path(kernel, auto):
+    """The update path a tile reports for ``kernel`` ('auto' resolving to ``auto``)."""
+    if kernel == "torch" or not fused.NUMBA_AVAILABLE:
+        return "torch"
+    return NUMBA_PATHS[auto if kernel == "auto" else kernel]
 
 
 def _inputs(batch, out_size, in_size, seed, sign=None, dtype=F64):
@@ -91,16 +100,17 @@ def test_torch_counts_match_exact_moments(batch):
 
 
 @needs_numba
+@pytest.mark.parametrize("kernel", ["dense", "sparse"])
 @pytest.mark.parametrize("batch,sign", [(1, 1.0), (1, -1.0), (6, 1.0), (6, -1.0)])
-def test_fused_counts_match_exact_moments(batch, sign):
+def test_fused_counts_match_exact_moments(batch, sign, kernel):
     """An ideal device of Δw_min = 1 without spread turns w' − w into −n₋ (d·x > 0) or n₊."""
     trials, lr = 3000, 0.05
     x, d = _inputs(batch, 3, 4, seed=10 + batch, sign=sign)
     (m_up, v_up), (m_down, v_down) = _exact_moments(x, d, lr, 1.0)
-    tile = AnalogTile((trials, 3, 4), TileConfig(device=IdealDevice(dw_min=1.0)),
-                      torch.Generator().manual_seed(1), dtype=F64)
+    cfg = TileConfig(device=IdealDevice(dw_min=1.0), update=UpdateConfig(kernel=kernel))
+    tile = AnalogTile((trials, 3, 4), cfg, torch.Generator().manual_seed(1), dtype=F64)
     tile.update(x.expand(trials, -1, -1), d.expand(trials, -1, -1), lr)
-    assert tile.last_update_path == "fused-numba"
+    assert tile.last_update_path == NUMBA_PATHS[kernel]
     if sign > 0:
         _check_moments(-tile.weight, m_down, v_down, "fused down")
     else:
@@ -182,7 +192,7 @@ def test_counter_randoms_have_the_stated_moments():
                 assert abs(corr) < K * se, (a, b)
 
 
-@pytest.mark.parametrize("kernel", ["auto", "torch"])
+@pytest.mark.parametrize("kernel", KERNELS)
 def test_same_seed_same_result(kernel):
     def run():
         cfg = TileConfig(device=SoftBounds(), variation=VARIATION, update=UpdateConfig(kernel=kernel))
@@ -194,7 +204,7 @@ def test_same_seed_same_result(kernel):
 
     (a, path_a), (b, _) = run(), run()
     assert torch.equal(a, b)
-    assert path_a == ("fused-numba" if kernel == "auto" and fused.NUMBA_AVAILABLE else "torch")
+    assert path_a == _path(kernel, "dense")  # many pulses (lr 0.1, |d| ~ 0.2): dense under 'auto'
 
 
 @needs_numba
@@ -344,14 +354,15 @@ def test_every_family_states_its_kernel_form():
         assert fused.kernel_form(device) == form, name
 
 
+@pytest.mark.parametrize("kernel", ["sparse", "dense"])
 @pytest.mark.parametrize("name", sorted(FAMILY_FORMS))
-def test_tile_takes_the_fused_path_exactly_for_closed_form_families(name):
+def test_tile_takes_the_fused_path_exactly_for_closed_form_families(name, kernel):
     device, form = FAMILY_FORMS[name]
-    tile = AnalogTile((4, 5), TileConfig(device=device), torch.Generator().manual_seed(0), dtype=F64)
+    cfg = TileConfig(device=device, update=UpdateConfig(kernel=kernel))
+    tile = AnalogTile((4, 5), cfg, torch.Generator().manual_seed(0), dtype=F64)
     x, d = _inputs(3, 4, 5, seed=1)
     tile.update(x, d, 0.1)
-    fast = form is not None and fused.NUMBA_AVAILABLE
-    assert tile.last_update_path == ("fused-numba" if fast else "torch")
+    assert tile.last_update_path == (_path(kernel, kernel) if form is not None else "torch")
 
 
 @needs_numba
@@ -428,3 +439,115 @@ def test_subclass_changing_the_response_loses_the_constants():
     tile.update(x, d, 0.1)
     assert tile.last_update_path == "torch"
     assert fused.kernel_form(_RenamedSoftBounds()) == fused.LINEAR_STEP
+
+
+def _poisson_binomial_pmf(probs_and_trials, n_max):
+    """pmf of Σ Binomial(n_t, π_t) on 0 … n_max, by convolution (float64)."""
+    pmf = torch.zeros(n_max + 1, dtype=F64)
+    pmf[0] = 1.0
+    for prob, trials in probs_and_trials:
+        for _ in range(trials):
+            pmf = torch.cat([pmf[:1] * (1 - prob), pmf[1:] * (1 - prob) + pmf[:-1] * prob])
+    return pmf
+
+
+@needs_numba
+def test_sparse_counts_follow_the_poisson_binomial_and_are_independent():
+    """The sparse kernel's count of element (i, j) is Σ_b Binomial(BL_b, p_bj q_bi) exactly: the
+    histogram of T trials matches that pmf within K SE per value; the counts of two elements of
+    one row or one column are uncorrelated (|r| < K/√T). ρ = q p_max spans both branches of the
+    draw (binomial inversion below 1/4, one trial per column above), a column with p = 0 never
+    fires, and BL_b > 1 tests that one slot fires a column at most once."""
+    trials = 20_000
+    p = torch.tensor([[0.9, 0.2, 0.0], [0.5, 0.05, 0.7], [1.0, 1.0, 0.3]], dtype=F64)
+    q = torch.tensor([[0.1, 0.6], [0.3, 0.02], [0.15, 0.9]], dtype=F64)
+    bl = torch.tensor([[2.0], [3.0], [1.0]], dtype=F64)
+    devices = DeviceArray.realise(IdealDevice(dw_min=1.0), (trials, 2, 3), DeviceVariation(),
+                                  torch.Generator().manual_seed(0), dtype=F64)
+    w0 = torch.zeros(trials, 2, 3, dtype=F64)
+    xs, ds = p.expand(trials, -1, -1), q.expand(trials, -1, -1)   # all positive: down pulses
+    n = -fused_sparse.apply_sparse(w0, xs, ds, xs, ds, bl.expand(trials, -1, -1), devices,
+                                   (12345, 678))
+    assert torch.equal(n, n.round()) and bool((n >= 0).all())
+    assert bool((n[:, :, 2] <= 3 * 1 + 1).all())                  # p₀₂ = 0: only samples 1, 2
+    for i in range(2):
+        for j in range(3):
+            terms = [(float(p[b, j] * q[b, i]), int(bl[b])) for b in range(3)]
+            exact = _poisson_binomial_pmf(terms, 6)
+            freq = torch.stack([(n[:, i, j] == k).double().mean() for k in range(7)])
+            se = (exact * (1 - exact) / trials).sqrt() + 1.0 / trials
+            assert ((freq - exact).abs() <= K * se).all(), (i, j, freq, exact)
+    flat = n.reshape(trials, -1)
+    for a, b in ((0, 1), (0, 2), (1, 2), (0, 3), (1, 4), (2, 5), (0, 4)):
+        r = torch.corrcoef(torch.stack([flat[:, a], flat[:, b]]))[0, 1]
+        assert abs(float(r)) < K / math.sqrt(trials), (a, b, float(r))
+
+
+@needs_numba
+@pytest.mark.parametrize("batch", [1, 6])
+def test_sparse_and_dense_kernels_agree_in_distribution(batch):
+    """The same update of a soft-bounds tile with device and cycle-to-cycle spread through the
+    sparse and the dense kernel: per element, mean and variance of w' over T trials agree within
+    K SE (the counts have the same mean and variance; their c2c noise is drawn alike)."""
+    trials, shape = 4000, (3, 4)
+    x, d = _inputs(batch, *shape, seed=30 + batch)
+    device = SoftBounds(dw_min=0.05, tau_min=-0.5, tau_max=0.7)
+    out = {}
+    for kernel in ("sparse", "dense"):
+        cfg = TileConfig(device=device, variation=VARIATION, update=UpdateConfig(kernel=kernel))
+        gen = torch.Generator().manual_seed(4)           # the same d2d draw for both
+        devices = DeviceArray.realise(device, shape, VARIATION, gen, dtype=F64)
+        devices = DeviceArray(device, *(t.expand((trials,) + shape).clone() for t in (
+            devices.gain_up, devices.gain_down, devices.tau_min, devices.tau_max)),
+            devices.dw_min_c2c, devices.reference.expand((trials,) + shape).clone())
+        tile = AnalogTile((trials,) + shape, cfg, torch.Generator().manual_seed(5 + len(kernel)),
+                          dtype=F64, devices=devices)
+        tile.set_weight(torch.full((trials,) + shape, 0.1, dtype=F64))
+        tile.update(x.expand(trials, -1, -1), d.expand(trials, -1, -1), 0.3)
+        assert tile.last_update_path == NUMBA_PATHS[kernel]
+        out[kernel] = tile.weight
+    a, b = out["sparse"], out["dense"]
+    se_mean = ((a.var(0) + b.var(0)) / trials).sqrt() + 1e-12
+    assert ((a.mean(0) - b.mean(0)).abs() <= K * se_mean).all()
+
+    def var_se2(t):  # squared SE of a sample variance: (μ₄ − σ⁴)/T (no normality assumed)
+        c = t - t.mean(0)
+        return ((c ** 4).mean(0) - c.var(0) ** 2) / trials
+
+    se_var = (var_se2(a) + var_se2(b)).sqrt() + 1e-12
+    assert ((a.var(0) - b.var(0)).abs() <= K * se_var).all()
+
+
+@needs_numba
+def test_numba_probabilities_match_pulse_probabilities():
+    """fast_probabilities.probabilities against pulse_trains.pulse_probabilities (default
+    management) over random scales, dtypes, batches, replicas and all-zero samples: BL equal,
+    p and q within 4 ulp of the dtype (torch's float32 sqrt is not correctly rounded, see the
+    module docstring), the finiteness flag and the expected candidates of sparse.expected_candidates
+    (relative 1e-5: summed in another order and precision)."""
+    g = torch.Generator().manual_seed(0)
+    for trial in range(120):
+        dt = torch.float32 if trial % 3 else F64
+        lead = (2,) if trial % 5 == 0 else ()
+        shape_x, shape_d = lead + ((1, 3, 64)[trial % 3], 17), lead + ((1, 3, 64)[trial % 3], 9)
+        x = torch.rand(shape_x, generator=g, dtype=dt) * 10.0 ** (4 * torch.rand(1, generator=g).item() - 2)
+        d = torch.randn(shape_d, generator=g, dtype=dt) * 10.0 ** (6 * torch.rand(1, generator=g).item() - 5)
+        if trial % 7 == 0:
+            x[..., 0, :] = 0.0
+        if trial % 11 == 0:
+            d[..., -1, :] = 0.0
+        lr = 10.0 ** (3 * torch.rand(1, generator=g).item() - 3)
+        dw, bl_max, scale = (1e-3, 0.01, 0.5)[trial % 3], (31, 5, 1)[trial % 3], (1.0, 0.5)[trial % 2]
+        want = pulse_probabilities(x, d, lr, dw, bl_max, True, True, scale)
+        p, q, bl, finite, candidates = fast_probabilities.probabilities(x, d, lr, dw, bl_max, scale)
+        assert finite
+        assert torch.equal(bl, want[2])
+        ulp = torch.finfo(dt).eps
+        for got, ref in ((p, want[0]), (q, want[1])):
+            assert ((got - ref).abs() <= 4 * ulp * ref.abs()).all(), trial
+        expected = fused_sparse.expected_candidates(*want)
+        assert candidates == pytest.approx(expected, rel=1e-5, abs=1e-9)
+    for bad in (float("nan"), float("inf")):
+        x = torch.rand(2, 5)
+        x[1, 3] = bad
+        assert not fast_probabilities.probabilities(x, torch.rand(2, 4), 0.1, 1e-3, 31, 1.0)[3]

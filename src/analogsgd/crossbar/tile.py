@@ -29,7 +29,7 @@ from ..devices.linear_step import SoftBounds
 from ..devices.variation import DeviceArray, DeviceVariation
 from ..errors import ConfigError
 from ..rng import as_torch_generator, torch_generator
-from . import fused
+from . import fast_probabilities, fused, sparse
 from .periphery import PeripheryConfig, analog_mvm
 from .pulse_trains import (
     COUNTING,
@@ -41,6 +41,16 @@ from .pulse_trains import (
 from .replicas import check_lr, per_replica
 
 log = logging.getLogger(__name__)
+
+#: :attr:`UpdateConfig.kernel` values
+KERNELS = ("auto", "sparse", "dense", "torch")
+#: :attr:`AnalogTile.last_update_path` of the two numba kernels (``kernel`` 'sparse', 'dense')
+NUMBA_PATHS = {"sparse": "sparse-numba", "dense": "fused-numba"}
+#: ``kernel="auto"`` takes the sparse kernel when SPARSE_BELOW × the expected candidates
+#: (:func:`~analogsgd.crossbar.sparse.expected_candidates`) is at most the tile's element count:
+#: on the 784×256 tile the two kernels cost the same near one candidate per 4 elements
+#: (``benchmarks/bench_crossbar.py``), so 8 keeps the sparse kernel where it is at least ~2× faster
+SPARSE_BELOW = 8
 
 
 @dataclass(frozen=True)
@@ -65,9 +75,12 @@ class UpdateConfig(Config):
                           OneOf(tuple(COUNTING)))
     max_pulses: int = param(800, "cap on pulses per element for element-wise updates (max BL)",
                             POSITIVE_INT)
-    kernel: str = param("auto", "pulsed 'moments' update: 'auto' (fused numba kernel when numba "
-                        "imports and the device family has one, else torch) or 'torch'",
-                        OneOf(("auto", "torch")))
+    kernel: str = param("auto", "pulsed 'moments' update: 'auto' (numba when it imports and the "
+                        "device family has a kernel, else torch; the sparse kernel when the batch "
+                        "has few coincidences, else the dense one), 'sparse', 'dense' (one draw "
+                        "per element from the batch moments, the only fused kernel of earlier "
+                        "versions: their numbers) or 'torch'",
+                        OneOf(KERNELS))
     quantisation_noise: bool = param(False, "expected mode: add ζ of Lemma 1 (Li et al. 2025)",
                                      IsBool())
 
@@ -114,7 +127,8 @@ class AnalogTile:
         self.devices = devices or DeviceArray.realise(config.device, self.shape, config.variation,
                                                     self.generator, dtype=dtype, device_str=device)
         self.conductance = self.devices.reference.clone()  # weight 0 = symmetric point when shifted
-        #: which implementation ran the last pulsed update: 'fused-numba' or 'torch'
+        #: which implementation ran the last pulsed update: 'sparse-numba', 'fused-numba' (the
+        #: dense kernel) or 'torch'
         self.last_update_path: str | None = None
         self._fused_cache: dict = {}
         self._zero_reference: tuple | None = None
@@ -155,19 +169,37 @@ class AnalogTile:
         """Apply ΔW = −lr · Σ_b d_bᵀ x_b (x: (..., B, in), d: (..., B, out)).
 
         The arguments are checked first (shapes, a learning rate >= 0, finite x and d: one
-        reduction over each), so that a wrong call is one ConfigError, not NaN weights."""
-        self._check_update(x, d, lr)
+        reduction over each, or the numba probability pass), so that a wrong call is one
+        ConfigError, not NaN weights."""
         cfg = self.config.update
+        numba = (cfg.mode == "pulsed" and cfg.counting == "moments" and cfg.kernel != "torch"
+                 and fused.supports(self.devices, self.conductance, x, d))
+        quick = (numba and cfg.kernel != "dense" and fast_probabilities.supports(
+            x, d, lr, cfg.bl_management, cfg.update_management, cfg.um_clip))
+        self._check_update(x, d, lr, values=not quick)
         if cfg.mode == "expected":
             delta = -per_replica(lr, x) * (d.transpose(-1, -2) @ x)
             self._expected(delta)
             return
-        p, q, bl = pulse_probabilities(x, d, lr, self.devices.device.granularity, cfg.desired_bl,
-                                       cfg.bl_management, cfg.update_management, cfg.um_grad_scale,
+        dw_min = self.devices.device.granularity
+        if quick:
+            p, q, bl, finite, candidates = fast_probabilities.probabilities(
+                x, d, lr, dw_min, cfg.desired_bl, cfg.um_grad_scale)
+            if not finite:
+                _check_finite("AnalogTile.update", x=x, d=d)
+            if cfg.kernel == "sparse" or SPARSE_BELOW * candidates <= self.conductance.numel():
+                self._update_sparse(x, d, p, q, bl)
+                return
+        p, q, bl = pulse_probabilities(x, d, lr, dw_min, cfg.desired_bl, cfg.bl_management,
+                                       cfg.update_management, cfg.um_grad_scale,
                                        um_clip=cfg.um_clip, fixed_bl=cfg.fixed_bl)
-        if (cfg.counting == "moments" and cfg.kernel == "auto"
-                and fused.supports(self.devices, self.conductance, x, d)):
-            self._set_path("fused-numba")
+        if numba:
+            if cfg.kernel == "sparse" or (cfg.kernel == "auto" and not quick and SPARSE_BELOW
+                                          * sparse.expected_candidates(p, q, bl)
+                                          <= self.conductance.numel()):
+                self._update_sparse(x, d, p, q, bl)
+                return
+            self._set_path(NUMBA_PATHS["dense"])
             key = fused.draw_key(self.generator)
             if x.shape[-2] == 1 and 4 * int((p > 0).sum()) < p.numel():
                 # sparse row (e.g. Tiki-Taka's one-hot column read): visit active elements only
@@ -187,7 +219,13 @@ class AnalogTile:
         self.conductance = self.devices.apply_pulses(self.conductance, counts.n_up, counts.n_down,
                                                      self.generator)
 
-    def _check_update(self, x: Tensor, d: Tensor, lr: float | Tensor) -> None:
+    def _update_sparse(self, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor) -> None:
+        self._set_path(NUMBA_PATHS["sparse"])
+        keys = (fused.draw_key(self.generator), fused.draw_key(self.generator))
+        self.conductance = sparse.apply_sparse(self.conductance, x, d, p, q, bl, self.devices,
+                                               keys, self._fused_cache)
+
+    def _check_update(self, x: Tensor, d: Tensor, lr: float | Tensor, values: bool = True) -> None:
         out_size, in_size = self.shape[-2:]
         _check_width("AnalogTile.update.x", x, in_size, "in_size")
         _check_width("AnalogTile.update.d", d, out_size, "out_size")
@@ -212,12 +250,10 @@ class AnalogTile:
                               "number)")
         # one sum over x and one over d: NaN/inf in either makes it non-finite (12x cheaper than
         # an isfinite mask at B = 64); only then the exact scan, which also tells an overflow of
-        # the sum of finite values (accepted) from a non-finite entry
-        if not bool(torch.isfinite(x.sum() + d.sum())):
-            for name, t in (("x", x), ("d", d)):
-                if not bool(torch.isfinite(t).all()):
-                    raise ConfigError(f"AnalogTile.update.{name}", _non_finite(t), "finite values",
-                                      "A NaN or inf input turns every weight it touches NaN.")
+        # the sum of finite values (accepted) from a non-finite entry (``values=False``: the
+        # caller checks the values itself)
+        if values and not bool(torch.isfinite(x.sum() + d.sum())):
+            _check_finite("AnalogTile.update", x=x, d=d)
 
     def _set_path(self, path: str) -> None:
         if path != self.last_update_path:
@@ -297,6 +333,14 @@ def _tile_shape(shape) -> tuple[int, ...]:
     if len(dims) < 2 or any(s < 1 for s in dims):
         raise ConfigError("AnalogTile.shape", shape, allowed)
     return dims
+
+
+def _check_finite(where: str, **tensors: Tensor) -> None:
+    """One ConfigError naming the first tensor with a NaN or inf entry."""
+    for name, t in tensors.items():
+        if not bool(torch.isfinite(t).all()):
+            raise ConfigError(f"{where}.{name}", _non_finite(t), "finite values",
+                              "A NaN or inf input turns every weight it touches NaN.")
 
 
 def _non_finite(t: Tensor) -> str:
