@@ -25,7 +25,8 @@ Per rule and batch: ``--warmup`` steps, then ``--rounds`` rounds that each run a
 ``--steps``/``--rounds`` steps of the unwrapped step, the wrapped step and the digital step
 (the order reversed every other round). Reported: ms per step (mean) and the fraction of the
 wrapped step per stage, wall and CPU; the unwrapped step time, so the wrappers' overhead shows;
-the digital step. Results go to ``benchmarks/results/profile-cpu.json``.
+the digital step; the cost of one wrapped call (on a no-op) and the wrapped calls per step.
+Results go to ``benchmarks/results/profile-cpu.json`` (``--out``), with the machine note.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_profile.py [--steps 200] [--batches 1 8 64]``.
 """
