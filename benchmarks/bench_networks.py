@@ -1,8 +1,8 @@
 """Speed of one training step of a 784-256-10 network: analogsgd, aihwkit and digital torch.
 
 One thread on the CPU (``--device cuda`` runs the analogsgd side on a GPU). For each batch size
-(1, 10, 64) a step is: forward through Linear(784, 256)-sigmoid-Linear(256, 10), cross-entropy,
-backward, optimizer step. Methods:
+(``--batches``, default 1, 8, 10, 64) a step is: forward through
+Linear(784, 256)-sigmoid-Linear(256, 10), cross-entropy, backward, optimizer step. Methods:
 
 * ``digital``: ``torch.nn`` layers + ``torch.optim.SGD`` (the reference, ratio 1);
 * ``analog_sgd``: both layers :class:`~analogsgd.nn.AnalogLinear` on one tile each, pulsed
@@ -150,7 +150,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, or auto (cuda when available)")
     parser.add_argument("--rounds", type=int, default=15, help="timed blocks per method and batch")
     parser.add_argument("--block", type=int, default=20, help="most consecutive steps per block")
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 10, 64])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 10, 64])
     parser.add_argument("--no-aihwkit", action="store_true", help="skip the aihwkit methods")
     parser.add_argument("--rules", nargs="+", default=list(registry.analog_kinds()),
                         choices=registry.analog_kinds(), help="learning rules to time "
