@@ -179,16 +179,6 @@ class PeripheryConfig(Config):
         return cls(forward=io, backward=io.replace(bound_management="none"))
 
 
-class _Plan(NamedTuple):
-    """What a read takes from its :class:`IOConfig`, derived once per config (:func:`_plan`)."""
-
-    iterative: bool           #: bound management 'iterative'
-    bounded: bool             #: the ADC clips (finite b_out)
-    full_scale: bool          #: saturation 'full_scale' (|q| >= b_out) rather than 'above'
-    limit: float              #: :attr:`IOConfig.max_bm_scale`
-    factors: _Factors         #: the scalar factors as Python floats
-
-
 class _Factors(NamedTuple):
     """The scalars a read multiplies or divides by: Python floats, or (:func:`_factors`) 0-dim
     CPU tensors of the input's dtype holding the same values."""
@@ -199,6 +189,16 @@ class _Factors(NamedTuple):
     w_noise: float | Tensor
     out_noise: float | Tensor
     out_step: float | Tensor
+
+
+class _Plan(NamedTuple):
+    """What a read takes from its :class:`IOConfig`, derived once per config (:func:`_plan`)."""
+
+    iterative: bool           #: bound management 'iterative'
+    bounded: bool             #: the ADC clips (finite b_out)
+    full_scale: bool          #: saturation 'full_scale' (|q| >= b_out) rather than 'above'
+    limit: float              #: :attr:`IOConfig.max_bm_scale`
+    factors: _Factors         #: the scalar factors as Python floats
 
 
 @functools.lru_cache(maxsize=256)
@@ -215,13 +215,19 @@ def _tensor_factors(io: IOConfig, dtype: torch.dtype) -> _Factors:
         return _Factors(*(torch.tensor(v, dtype=dtype) for v in _plan(io).factors))
 
 
+def _on_host(t: Tensor) -> bool:
+    """Whether ``t`` is on the CPU: there a sync (``float(t)``) costs nothing and a 0-dim tensor
+    factor computes as the Python float (the paths that rely on either check this)."""
+    return t.device.type == "cpu"
+
+
 def _factors(io: IOConfig, like: Tensor) -> _Factors:
     """The factors of ``io`` for an elementwise op on ``like``. On the CPU in float32/float64 a
     0-dim tensor of ``like``'s dtype: the CPU kernels compute the same as with the Python float
     (which they round to that dtype first) without wrapping and casting it on every call.
     Elsewhere Python floats: CUDA divides by a CPU scalar as a product with its reciprocal, and
     reduced-precision dtypes compute with the unrounded scalar."""
-    if like.device.type == "cpu" and like.dtype in (torch.float32, torch.float64):
+    if _on_host(like) and like.dtype in (torch.float32, torch.float64):
         return _tensor_factors(io, like.dtype)
     return _plan(io).factors
 
@@ -239,19 +245,20 @@ def _quantise_(v: Tensor, step: float | Tensor) -> Tensor:
     return v.div_(step).round_().mul_(step)
 
 
-#: max |y| below this fraction of b_out saturates in no dtype (b_out rounded to float16 or bfloat16
+#: |y| below this fraction of b_out saturates in no dtype (b_out rounded to float16 or bfloat16
 #: moves by less than 2⁻⁸ of itself): only then are the per-sample flags skipped
 _CLEAR = 1.0 - 2.0 ** -6
 
 
 def _saturated(y: Tensor, io: IOConfig, full_scale: bool) -> Tensor | None:
     """The per-sample saturation flags (..., B) of the ADC codes ``y`` (stage 7), or None when
-    no code saturates: one reduction to max |y| first, and the flags only when it comes near
-    b_out (or is NaN)."""
+    no code saturates: one reduction to min and max y first, and the flags only when one of
+    them comes near ±b_out (or is NaN)."""
     if y.numel() == 0:
         return None
-    peak = float(torch.linalg.vector_norm(y, ord=math.inf))   # NaN fails the test below
-    if peak < _CLEAR * io.out_bound:
+    low, high = torch.aminmax(y)
+    clear = _CLEAR * io.out_bound
+    if -float(low) < clear and float(high) < clear:  # NaN fails it
         return None
     mag = y.abs()
     return (mag >= io.out_bound if full_scale else mag > io.out_bound).any(-1)
@@ -303,7 +310,7 @@ def noise_management_scale(x: Tensor, io: IOConfig) -> tuple[Tensor | float, Ten
     s = x.abs().amax(dim=-1, keepdim=True)
     if io.inp_bound != 1.0:  # s / 1 is s
         s.div_(_factors(io, s).inp_bound)
-    if s.device.type == "cpu" and s.numel() and float(s.amin()) > 0.0:  # NaN fails it
+    if _on_host(s) and s.numel() and float(s.amin()) > 0.0:  # NaN fails it
         return s, None
     zero = s == 0
     return s.masked_fill_(zero, 1.0), zero
@@ -321,14 +328,19 @@ def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, generator: torch.Generator,
     ``direction`` decides only the all-zero rows under noise management (stage 1): they read 0
     in the backward direction, and in the forward direction unless σ_in > 0. Draws only from
     ``generator`` (the same numbers whatever the zero rows); a perfect ``io`` returns ``x @ wᵀ``
-    and draws nothing. The bound-management bookkeeping runs only when some sample saturated,
-    and its re-reads read only the saturated samples.
+    and draws nothing (and is the only read autograd records: a read through the periphery is
+    computed under ``torch.no_grad``, its rounding having no gradient; the layers' backward is
+    the analog backward read). The bound-management bookkeeping runs only when some sample
+    saturated, and its re-reads read only the saturated samples.
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}; got {direction!r} instead.")
     wt = w.transpose(-1, -2)
     if io.is_perfect:
         return x @ wt
+    if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad):
+        with torch.no_grad():  # quantised: no gradient to record; temporaries change in place
+            return analog_mvm(x, w, io, generator, direction)
     if x.dim() == 1:  # one sample without a batch dimension
         return analog_mvm(x.unsqueeze(0), w, io, generator, direction).squeeze(-2)
     s, zero = noise_management_scale(x, io)
