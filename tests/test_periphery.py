@@ -330,6 +330,42 @@ def test_a_read_at_full_scale_is_re_read_only_under_full_scale_saturation(satura
     assert y == (2.0 if saturation == "above" else 2 * step * round(1.0025 / step))
 
 
+@pytest.mark.parametrize("saturation, reads", [("above", [1]), ("full_scale", [1, 1])])
+def test_saturation_compares_in_the_read_dtype(saturation, reads, monkeypatch):
+    """b_out = 0.7 rounds down in float32 (0.69999999); a float32 read of exactly that value is
+    the bound: 'full_scale' re-reads it (at r = 2 it reads 0.35, no longer saturated), 'above'
+    does not. A test of the bound in float64 (0.7) would see no saturation at all."""
+    sizes = []
+    real_read = periphery_module._read
+
+    def counting_read(x, *args):
+        sizes.append(x.shape[-2])
+        return real_read(x, *args)
+
+    monkeypatch.setattr(periphery_module, "_read", counting_read)
+    io = OFF.replace(out_bound=0.7, bound_management="iterative", saturation=saturation)
+    f32 = torch.float32
+    bound32 = torch.tensor(0.7, dtype=f32)
+    assert float(bound32) < 0.7
+    y = analog_mvm(torch.ones(1, 1, dtype=f32), bound32.reshape(1, 1), io, gen())
+    assert sizes == reads
+    assert torch.equal(y, bound32.reshape(1, 1))
+
+
+def test_a_read_records_no_gradient_but_a_perfect_read_does():
+    """Through the periphery the read is quantised: under autograd it is the read of the
+    detached inputs and records nothing; a perfect read stays x Wᵀ with its gradient."""
+    io = PeripheryConfig.paper().forward.replace(inp_noise=0.05, w_noise=0.02)
+    x = rand(5, 6, seed=1).requires_grad_()
+    w = rand(3, 6, seed=2).requires_grad_()
+    y = analog_mvm(x, w, io, gen(4))
+    assert not y.requires_grad
+    assert torch.equal(y, analog_mvm(x.detach(), w.detach(), io, gen(4)))
+    exact = analog_mvm(x, w, PeripheryConfig.ideal().forward, gen())
+    exact.sum().backward()
+    assert torch.equal(x.grad, w.detach().sum(0).expand(5, 6))
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_read_stays_on_the_device():

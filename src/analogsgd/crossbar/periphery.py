@@ -37,8 +37,10 @@ of ``x``; ``is_perfect`` reads exactly ``x @ Wᵀ`` and draws nothing.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -177,6 +179,59 @@ class PeripheryConfig(Config):
         return cls(forward=io, backward=io.replace(bound_management="none"))
 
 
+class _Factors(NamedTuple):
+    """The scalars a read multiplies or divides by: Python floats, or (:func:`_factors`) 0-dim
+    CPU tensors of the input's dtype holding the same values."""
+
+    inp_bound: float | Tensor
+    inp_step: float | Tensor
+    inp_noise: float | Tensor
+    w_noise: float | Tensor
+    out_noise: float | Tensor
+    out_step: float | Tensor
+
+
+class _Plan(NamedTuple):
+    """What a read takes from its :class:`IOConfig`, derived once per config (:func:`_plan`)."""
+
+    iterative: bool           #: bound management 'iterative'
+    bounded: bool             #: the ADC clips (finite b_out)
+    full_scale: bool          #: saturation 'full_scale' (|q| >= b_out) rather than 'above'
+    limit: float              #: :attr:`IOConfig.max_bm_scale`
+    factors: _Factors         #: the scalar factors as Python floats
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(io: IOConfig) -> _Plan:
+    return _Plan(io.bound_management == "iterative",
+                 not math.isinf(io.out_bound), io.saturation == "full_scale", io.max_bm_scale,
+                 _Factors(io.inp_bound, io.inp_step, io.inp_noise, io.w_noise, io.out_noise,
+                          io.out_step))
+
+
+@functools.lru_cache(maxsize=256)
+def _tensor_factors(io: IOConfig, dtype: torch.dtype) -> _Factors:
+    with torch.inference_mode(False):  # usable in and outside inference mode
+        return _Factors(*(torch.tensor(v, dtype=dtype) for v in _plan(io).factors))
+
+
+def _on_host(t: Tensor) -> bool:
+    """Whether ``t`` is on the CPU: there a sync (``float(t)``) costs nothing and a 0-dim tensor
+    factor computes as the Python float (the paths that rely on either check this)."""
+    return t.device.type == "cpu"
+
+
+def _factors(io: IOConfig, like: Tensor) -> _Factors:
+    """The factors of ``io`` for an elementwise op on ``like``. On the CPU in float32/float64 a
+    0-dim tensor of ``like``'s dtype: the CPU kernels compute the same as with the Python float
+    (which they round to that dtype first) without wrapping and casting it on every call.
+    Elsewhere Python floats: CUDA divides by a CPU scalar as a product with its reciprocal, and
+    reduced-precision dtypes compute with the unrounded scalar."""
+    if _on_host(like) and like.dtype in (torch.float32, torch.float64):
+        return _tensor_factors(io, like.dtype)
+    return _plan(io).factors
+
+
 def _randn(shape: torch.Size, like: Tensor, generator: torch.Generator) -> Tensor:
     """Standard normals from ``generator`` with the dtype and device of ``like``."""
     if generator.device.type == like.device.type:
@@ -185,44 +240,80 @@ def _randn(shape: torch.Size, like: Tensor, generator: torch.Generator) -> Tenso
                        device=generator.device).to(like.device)
 
 
-def _quantise(v: Tensor, step: float) -> Tensor:
-    return v if step == 0.0 else torch.round(v / step) * step
+def _quantise_(v: Tensor, step: float | Tensor) -> Tensor:
+    """v ← Δ round(v / Δ) in place (stages 3 and 7)."""
+    return v.div_(step).round_().mul_(step)
+
+
+#: |y| below this fraction of b_out saturates in no dtype (b_out rounded to float16 or bfloat16
+#: moves by less than 2⁻⁸ of itself): only then are the per-sample flags skipped
+_CLEAR = 1.0 - 2.0 ** -6
+
+
+def _saturated(y: Tensor, io: IOConfig, full_scale: bool) -> Tensor | None:
+    """The per-sample saturation flags (..., B) of the ADC codes ``y`` (stage 7), or None when
+    no code saturates: one reduction to min and max y first, and the flags only when one of
+    them comes near ±b_out (or is NaN)."""
+    if y.numel() == 0:
+        return None
+    low, high = torch.aminmax(y)
+    clear = _CLEAR * io.out_bound
+    if -float(low) < clear and float(high) < clear:  # NaN fails it
+        return None
+    mag = y.abs()
+    return (mag >= io.out_bound if full_scale else mag > io.out_bound).any(-1)
 
 
 def _read(x: Tensor, scale: Tensor | float, wt: Tensor, io: IOConfig,
           generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
     """One read, stages 3–8 of the module docstring, of x / scale. Returns the de-normalised
-    output and, when the ADC is bounded, the per-sample saturation flags (..., B)."""
-    xs = x if isinstance(scale, float) and scale == 1.0 else x / scale
-    xs = _quantise(xs, io.inp_step).clamp(-io.inp_bound, io.inp_bound)
+    output and, under iterative bound management with a bounded ADC, the per-sample saturation
+    flags (..., B), None when no sample saturated (and always without bound management).
+
+    Every temporary after the first is owned and updated in place; the draws, their order and
+    the float operations are those of the stages as written."""
+    plan, f = _plan(io), _factors(io, x)
+    unscaled = isinstance(scale, float) and scale == 1.0
+    xs = x if unscaled else x / scale
+    if io.inp_bits:
+        xs = torch.div(xs, f.inp_step) if xs is x else xs.div_(f.inp_step)
+        xs.round_().mul_(f.inp_step)
+    xs = xs.clamp(-io.inp_bound, io.inp_bound) if xs is x else xs.clamp_(-io.inp_bound,
+                                                                          io.inp_bound)
     if io.inp_noise > 0.0:
-        xs = xs + io.inp_noise * _randn(xs.shape, xs, generator)
+        xs.add_(_randn(xs.shape, xs, generator).mul_(f.inp_noise))
     y = xs @ wt
     if io.w_noise > 0.0:
-        norm = torch.linalg.vector_norm(xs, dim=-1, keepdim=True)
-        y = y + (io.w_noise * norm) * _randn(y.shape, y, generator)
+        norm = torch.linalg.vector_norm(xs, dim=-1, keepdim=True).mul_(f.w_noise)
+        y.add_(_randn(y.shape, y, generator).mul_(norm))
     if io.out_noise > 0.0:
-        y = y + io.out_noise * _randn(y.shape, y, generator)
-    y = _quantise(y, io.out_step)
+        y.add_(_randn(y.shape, y, generator).mul_(f.out_noise))
+    if io.out_bits:
+        _quantise_(y, f.out_step)
     saturated = None
-    if not math.isinf(io.out_bound):
-        mag = y.abs()
-        saturated = (mag >= io.out_bound if io.saturation == "full_scale"
-                     else mag > io.out_bound).any(-1)
-        y = y.clamp(-io.out_bound, io.out_bound)
-    if not (isinstance(scale, float) and scale == 1.0):
-        y = y * scale
+    if plan.bounded:
+        if plan.iterative:
+            saturated = _saturated(y, io, plan.full_scale)
+        if saturated is not None or not plan.iterative:
+            y.clamp_(-io.out_bound, io.out_bound)
+    if not unscaled:
+        y.mul_(scale)
     return y, saturated
 
 
 def noise_management_scale(x: Tensor, io: IOConfig) -> tuple[Tensor | float, Tensor | None]:
     """s of stage 1 and the all-zero rows: (max_j |x_bj| / b_in per sample with 1 in place of
-    0, the mask (..., B, 1) of the rows whose max is 0), or (1, None) for 'none'."""
+    0, the mask (..., B, 1) of the rows whose max is 0, None when there is none), or (1, None)
+    for 'none'. On the CPU one look at min s (a free sync) skips the mask when no row is 0."""
     if io.noise_management == "none":
         return 1.0, None
-    s = x.abs().amax(dim=-1, keepdim=True) / io.inp_bound
+    s = x.abs().amax(dim=-1, keepdim=True)
+    if io.inp_bound != 1.0:  # s / 1 is s
+        s.div_(_factors(io, s).inp_bound)
+    if _on_host(s) and s.numel() and float(s.amin()) > 0.0:  # NaN fails it
+        return s, None
     zero = s == 0
-    return torch.where(zero, torch.ones_like(s), s), zero
+    return s.masked_fill_(zero, 1.0), zero
 
 
 #: read directions of :func:`analog_mvm`
@@ -237,32 +328,41 @@ def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, generator: torch.Generator,
     ``direction`` decides only the all-zero rows under noise management (stage 1): they read 0
     in the backward direction, and in the forward direction unless σ_in > 0. Draws only from
     ``generator`` (the same numbers whatever the zero rows); a perfect ``io`` returns ``x @ wᵀ``
-    and draws nothing.
+    and draws nothing (and is the only read autograd records: a read through the periphery is
+    computed under ``torch.no_grad``, its rounding having no gradient; the layers' backward is
+    the analog backward read). The bound-management bookkeeping runs only when some sample
+    saturated, and its re-reads read only the saturated samples.
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}; got {direction!r} instead.")
     wt = w.transpose(-1, -2)
     if io.is_perfect:
         return x @ wt
+    if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad):
+        with torch.no_grad():  # quantised: no gradient to record; temporaries change in place
+            return analog_mvm(x, w, io, generator, direction)
     if x.dim() == 1:  # one sample without a batch dimension
         return analog_mvm(x.unsqueeze(0), w, io, generator, direction).squeeze(-2)
     s, zero = noise_management_scale(x, io)
+    if direction == "forward" and io.inp_noise > 0.0:
+        zero = None                   # the all-zero rows keep their noisy read at s_b = 1
     y, saturated = _read(x, s, wt, io, generator)
-    if zero is not None and (direction == "backward" or io.inp_noise == 0.0):
-        y = y.masked_fill(zero, 0.0)          # s_b = 0: the de-normalised read is exactly 0
+    if zero is not None:
+        y.masked_fill_(zero, 0.0)     # s_b = 0: the de-normalised read is exactly 0
         if saturated is not None:
-            saturated = saturated & ~zero.squeeze(-1)
-    if io.bound_management == "none" or saturated is None:
+            saturated &= ~zero.squeeze(-1)
+    if saturated is None:
         return y
-    limit = io.max_bm_scale
+    limit = _plan(io).limit
     r = 1.0
     # every sample still saturated at round k saturated in all earlier rounds: one r per round
-    while r <= limit and bool(saturated.any()):
+    while saturated is not None and r <= limit and bool(saturated.any()):
         r *= 2.0
         pos = saturated.reshape(-1, saturated.shape[-1]).any(0).nonzero().squeeze(-1)
         s_pos = s.index_select(-2, pos) * r if isinstance(s, Tensor) else s * r
         y_pos, sat_pos = _read(x.index_select(-2, pos), s_pos, wt, io, generator)
         redo = saturated.index_select(-1, pos)  # replicas sharing a position may not need it
         y.index_copy_(-2, pos, torch.where(redo.unsqueeze(-1), y_pos, y.index_select(-2, pos)))
-        saturated = torch.zeros_like(saturated).index_copy_(-1, pos, redo & sat_pos)
+        saturated = (None if sat_pos is None
+                     else torch.zeros_like(saturated).index_copy_(-1, pos, redo & sat_pos))
     return y
