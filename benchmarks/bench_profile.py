@@ -17,8 +17,9 @@ ADC, noise, noise and bound management), the rest of the step (autograd, loss, a
 ``zero_grad``: the exclusive time of the whole step), the optimizer's Python
 (``AnalogOptimizer.step`` with the rule's ``step`` and the digital biases), the tile update's
 own Python (``AnalogTile.update``: path choice, key draw, buffers), the argument checks
-(``AnalogTile._check_update``), ``pulse_probabilities``, ``batch_moments``, the fused kernels
-(``fused.apply_moments``, ``fused.apply_outer``), the torch update (``DeviceArray.apply_pulses``)
+(``AnalogTile._check_update``), ``pulse_probabilities`` (torch) or ``fast_probabilities.probabilities`` (numba),
+``batch_moments``, the numba kernels (dense: ``fused.apply_moments``, ``fused.apply_outer``;
+sparse: ``sparse.apply_sparse``), the torch update (``DeviceArray.apply_pulses``)
 and the rule's ``transfer``.
 
 Per rule and batch: ``--warmup`` steps, then ``--rounds`` rounds that each run a block of
@@ -67,9 +68,13 @@ STAGES = (
     ("check_update", "argument checks (_check_update)",
      "analogsgd.crossbar.tile:AnalogTile._check_update"),
     ("pulse_probabilities", "pulse_probabilities", "analogsgd.crossbar.pulse_trains:pulse_probabilities"),
+    ("fast_probabilities", "fast_probabilities.probabilities (numba)",
+     "analogsgd.crossbar.fast_probabilities:probabilities"),
     ("batch_moments", "batch_moments", "analogsgd.crossbar.pulse_trains:batch_moments"),
     ("apply_moments", "fused.apply_moments (dense kernel)", "analogsgd.crossbar.fused:apply_moments"),
-    ("apply_outer", "fused.apply_outer (sparse kernel)", "analogsgd.crossbar.fused:apply_outer"),
+    ("apply_outer", "fused.apply_outer (dense kernel, one-hot rows)",
+     "analogsgd.crossbar.fused:apply_outer"),
+    ("apply_sparse", "sparse.apply_sparse (sparse kernel)", "analogsgd.crossbar.sparse:apply_sparse"),
     ("apply_pulses", "DeviceArray.apply_pulses (torch)",
      "analogsgd.devices.variation:DeviceArray.apply_pulses"),
     ("transfer", "transfer, own Python (rule.transfer)", "rule:transfer"),

@@ -523,8 +523,8 @@ def test_numba_probabilities_match_pulse_probabilities():
     """fast_probabilities.probabilities against pulse_trains.pulse_probabilities (default
     management) over random scales, dtypes, batches, replicas and all-zero samples: BL equal,
     p and q within 4 ulp of the dtype (torch's float32 sqrt is not correctly rounded, see the
-    module docstring), the finiteness flag and the expected candidates of sparse.expected_candidates
-    (relative 1e-5: summed in another order and precision)."""
+    module docstring), the finiteness flag and sparse.expected_work (relative 1e-5: summed in
+    another order and precision)."""
     g = torch.Generator().manual_seed(0)
     for trial in range(120):
         dt = torch.float32 if trial % 3 else F64
@@ -539,14 +539,13 @@ def test_numba_probabilities_match_pulse_probabilities():
         lr = 10.0 ** (3 * torch.rand(1, generator=g).item() - 3)
         dw, bl_max, scale = (1e-3, 0.01, 0.5)[trial % 3], (31, 5, 1)[trial % 3], (1.0, 0.5)[trial % 2]
         want = pulse_probabilities(x, d, lr, dw, bl_max, True, True, scale)
-        p, q, bl, finite, candidates = fast_probabilities.probabilities(x, d, lr, dw, bl_max, scale)
+        p, q, bl, finite, work = fast_probabilities.probabilities(x, d, lr, dw, bl_max, scale)
         assert finite
         assert torch.equal(bl, want[2])
         ulp = torch.finfo(dt).eps
         for got, ref in ((p, want[0]), (q, want[1])):
             assert ((got - ref).abs() <= 4 * ulp * ref.abs()).all(), trial
-        expected = fused_sparse.expected_candidates(*want)
-        assert candidates == pytest.approx(expected, rel=1e-5, abs=1e-9)
+        assert work == pytest.approx(fused_sparse.expected_work(*want), rel=1e-5, abs=1e-9)
     for bad in (float("nan"), float("inf")):
         x = torch.rand(2, 5)
         x[1, 3] = bad

@@ -12,8 +12,8 @@ check agreement within 4 ulp. The dense kernel keeps taking its probabilities fr
 its numbers are those of earlier versions.
 
 In the same pass it tells whether x and d are finite (the tile's argument check) and the
-expected candidates of the sparse kernel (:func:`~analogsgd.crossbar.sparse.expected_candidates`,
-in float64 here: that number only chooses a kernel).
+sparse kernel's expected work (:func:`~analogsgd.crossbar.sparse.expected_work`, in float64
+here: that number only chooses a kernel).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def supports(x: Tensor, d: Tensor, lr, bl_management: bool, update_management: b
 
 def probabilities(x: Tensor, d: Tensor, lr: float, dw_min: float, desired_bl: int,
                   um_grad_scale: float) -> tuple[Tensor, Tensor, Tensor, bool, float]:
-    """(p, q, BL, finite, expected candidates) of ``pulse_probabilities(x, d, lr, dw_min,
+    """(p, q, BL, finite, expected work of the sparse kernel) of ``pulse_probabilities(x, d, lr, dw_min,
     desired_bl, True, True, um_grad_scale)``; p, q and BL are only meaningful when finite."""
     xs = x.detach().contiguous()
     ds = d.detach().contiguous()
@@ -45,12 +45,12 @@ def probabilities(x: Tensor, d: Tensor, lr: float, dw_min: float, desired_bl: in
     q = torch.empty_like(ds)
     bl = torch.empty(xs.shape[:-1] + (1,), dtype=xs.dtype)
     cast = np.float32 if xs.dtype == torch.float32 else np.float64
-    finite, candidates = _kernel(
+    finite, work = _kernel(
         xs.numpy().reshape(-1, xs.shape[-1]), ds.numpy().reshape(-1, ds.shape[-1]),
         cast(lr), cast(dw_min), cast(desired_bl), cast(um_grad_scale), cast(1.0),
         p.numpy().reshape(-1, xs.shape[-1]), q.numpy().reshape(-1, ds.shape[-1]),
         bl.numpy().reshape(-1))
-    return p, q, bl, bool(finite), float(candidates)
+    return p, q, bl, bool(finite), float(work)
 
 
 if fused.NUMBA_AVAILABLE:
@@ -62,7 +62,7 @@ if fused.NUMBA_AVAILABLE:
         # update_management, um_clip="aihwkit" (``one``: 1 in the arithmetic type)
         zero = one - one
         finite = True
-        candidates = 0.0
+        work = 0.0
         for s in range(x.shape[0]):
             x_max = zero
             for j in range(x.shape[1]):
@@ -96,11 +96,14 @@ if fused.NUMBA_AVAILABLE:
                 top_p = max(top_p, float(pj))
                 active += 1 if pj > zero else 0
             sum_q = 0.0
+            rows = 0
             for i in range(d.shape[1]):
                 qi = min(b * abs(d[s, i]), one)
                 q[s, i] = qi
                 sum_q += qi
-            candidates += float(bl[s]) * sum_q * top_p * active
-        return finite, candidates
+                rows += 1 if qi > zero else 0
+            work += float(bl[s]) * sum_q * top_p * active   # candidates
+            work += rows if (bl[s] > zero and active > 0) else 0  # passes
+        return finite, work
 
     _kernel = probabilities_kernel

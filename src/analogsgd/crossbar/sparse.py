@@ -16,27 +16,31 @@ exact in both moments but not in the higher ones; this one is exact in distribut
 are independent, as in the ``moments`` model; the hardware's shared row and column trains
 (``counting="bit_trains"``) correlate them.
 
-Sampling, per replica, row i, sample b with q_bi > 0 and slot t, over the n_b columns with
-p_bj > 0 (listed once per sample): each column is a *candidate* with probability
-ρ = q_bi·max_j p_bj, and a candidate is accepted with probability p_bj / max_j p_bj, so that
-column j fires with probability q_bi p_bj, independently (thinning of independent Bernoulli
-trials). The candidates are drawn as
+Sampling, per replica, row i and sample b with q_bi > 0, over the BL_b·n_b (slot, column)
+pairs of the n_b columns with p_bj > 0 (listed once per sample): each pair is a *candidate*
+with probability ρ = q_bi·max_j p_bj, and a candidate is accepted with probability
+p_bj / max_j p_bj, so that a pair fires with probability q_bi p_bj, independently (thinning of
+independent Bernoulli trials). The candidates are drawn as
 
-* for ρ < 1/4 (and n_b ρ ≤ 600): their number K ~ Binomial(n_b, ρ) by inversion of its CDF
-  (float64; P(K = 0) = (1 − ρ)^n_b ≥ e⁻⁶⁰⁰), then K distinct columns uniformly (a drawn column
-  already taken in this slot is drawn again), so that the cost is ∝ ρ n_b, not n_b;
-* otherwise one Bernoulli(q_bi p_bj) trial per column.
+* for ρ < 1/4 (and N ρ ≲ 600, N = BL_b n_b): their number K ~ Binomial(N, ρ) by inversion of
+  its CDF (float64; K = 0 at once when the uniform is below 1 − Nρ ≤ P(K = 0), the usual case,
+  without a logarithm), then K distinct pairs uniformly (a pair drawn already in this pass is
+  drawn again), so that the cost is ∝ Nρ, not N;
+* otherwise one Bernoulli(q_bi p_bj) trial per pair.
 
 Then every touched element is composed with its n_up, n_down pulses, cycle-to-cycle noise and
 bounds by the same element arithmetic as the dense kernel (:func:`~analogsgd.crossbar.fused.element`).
+Its cost is about one pass per (row, sample) and one hash per candidate
+(:func:`expected_work`); ``AnalogTile.update`` takes it where that is well below the element
+count.
 
 Randomness: two 63-bit keys per update from the tile's ``torch.Generator`` (one for the pulses,
 one for the c2c noise). Hash h = mix64(key + c·γ) of counter c = (stream << 32) + k, with
-stream = ((replica·B + b)·64 + t)·out_size + i and k the draw's index within its slot
-(k = 0: the count K; the column of a candidate from the top 32 bits of a hash, ⌊u₃₂ n_b / 2³²⌋,
-a bias below n_b / 2³² ≈ 2·10⁻⁷ for n_b = 784; its acceptance from the low 32 bits). The c2c
-Gaussian of element e is Irwin–Hall of mix64(key₂ + (e + 1)·γ), as in the dense kernel. Same seed →
-same numbers; the numbers differ from the dense kernel's (another draw of the same counts).
+stream = (replica·B + b)·out_size + i and k the draw's index within its pass (k = 0: the count
+K; the pair of a candidate from the top 32 bits of a hash, ⌊u₃₂ N / 2³²⌋, a bias below
+N / 2³² ≈ 2·10⁻⁷ for N = 784; its acceptance from the low 32 bits). The c2c Gaussian of element
+e is Irwin–Hall of mix64(key₂ + (e + 1)·γ), as in the dense kernel. Same seed → same numbers;
+the numbers differ from the dense kernel's (another draw of the same counts).
 """
 
 from __future__ import annotations
@@ -48,42 +52,52 @@ from torch import Tensor
 from ..devices.variation import DeviceArray
 from . import fused
 
-#: slots per sample the stream index leaves room for (BL ≤ 63)
-MAX_SLOTS = 63
+#: compose_touched lists a row's touched columns in order by a scan when more than
+#: 1/SCAN_ABOVE of the row is touched
+SCAN_ABOVE = 32
 
 
-def expected_candidates(p: Tensor, q: Tensor, bl: Tensor) -> float:
-    """Σ_b BL_b (Σ_i q_bi)(max_j p_bj)·n_b: the number of candidates the sampler visits (its
-    cost) in expectation, n_b the active columns of sample b (an upper bound for ρ ≥ 1/4)."""
+def expected_work(p: Tensor, q: Tensor, bl: Tensor) -> float:
+    """The sparse kernel's cost in its units: the expected candidates
+    Σ_b BL_b (Σ_i q_bi)(max_j p_bj)·n_b (n_b the active columns of sample b; an upper bound
+    where ρ ≥ 1/4) plus the passes, one per (row, sample) with q_bi > 0 and BL_b > 0."""
     active = (p > 0).sum(-1, keepdim=True)
-    return float((bl * q.sum(-1, keepdim=True) * p.amax(-1, keepdim=True) * active).sum())
+    candidates = (bl * q.sum(-1, keepdim=True) * p.amax(-1, keepdim=True) * active).sum()
+    passes = (((q > 0) & (bl > 0)).sum(-1, keepdim=True) * (active > 0)).sum()
+    return float(candidates + passes)
 
 
 def apply_sparse(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,
                  devices: DeviceArray, keys: tuple[int, int], cache: dict | None = None) -> Tensor:
     """w' after the coincidences of one batch (x, d with their probabilities p, q and BL);
     ``keys``: (pulses, c2c noise). Shapes: w (..., out, in); x, p (..., B, in); d, q (..., B,
-    out); bl (..., B, 1); leading (replica) dimensions broadcast to w's."""
+    out); bl (..., B, 1); leading (replica) dimensions broadcast to w's.
+
+    A contiguous ``w`` is updated in place (its version counter advanced, as a torch in-place
+    operation does) and returned: a copy would cost more than the update at batch 1."""
     consts = fused.device_constants(devices, w.dtype, cache)
-    out = w.detach().clone(memory_format=torch.contiguous_format)
+    out = w.detach()
+    if not out.is_contiguous():
+        out = out.contiguous()
     out_size, in_size = w.shape[-2], w.shape[-1]
     lead = tuple(w.shape[:-2])
     batch = x.shape[-2]
     dt = w.dtype
 
     def rows(t: Tensor, width: int) -> np.ndarray:
-        return fused._np(t.to(dt).expand(lead + (batch, width)).reshape(-1, batch, width))
+        t = t.detach()
+        if t.dtype != dt:
+            t = t.to(dt)
+        if t.shape[:-2] != lead:
+            t = t.expand(lead + (batch, width))
+        return fused._np(t).reshape(-1, batch, width)
 
-    sx = torch.sign(x)
-    sd = torch.sign(d)
-    blr = bl.to(dt).expand(lead + (batch, 1)).reshape(-1, batch)
-    if bool((blr > MAX_SLOTS).any()):
-        raise ValueError(f"the sparse update counts at most {MAX_SLOTS} slots per sample")
-    _sparse_kernel(fused._np(out).reshape(-1), rows(p, in_size), rows(sx, in_size),
-                   rows(q, out_size), rows(sd, out_size), fused._np(blr), _interleaved(consts, cache),
-                   float(devices.dw_min_c2c), np.uint64(keys[0]), np.uint64(keys[1]),
-                   fused.kernel_form(devices.device), bool(devices.device.hard_bounds),
-                   fused._CONSTANTS[dt])
+    _sparse_kernel(fused._np(out).reshape(-1), rows(p, in_size), rows(x, in_size),
+                   rows(q, out_size), rows(d, out_size), rows(bl, 1).reshape(-1, batch),
+                   _interleaved(consts, cache), float(devices.dw_min_c2c), np.uint64(keys[0]),
+                   np.uint64(keys[1]), fused.kernel_form(devices.device),
+                   bool(devices.device.hard_bounds), fused._CONSTANTS[dt])
+    torch.autograd.graph.increment_version(out)
     return out
 
 
@@ -111,12 +125,11 @@ if fused.NUMBA_AVAILABLE:
     njit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
     @inline
-    def coincidence(j, fires, sign, up, down, touched, n_touched):
-        # a pulse on column j of the row if ``fires``: up where sign < 0 (ΔW = −lr d x > 0);
+    def coincidence(j, fires, is_up, up, down, touched, n_touched):
+        # a pulse on column j of the row if ``fires``: up where d x < 0 (ΔW = −lr d x > 0);
         # branch-free (whether a candidate fires is a coin toss the CPU cannot predict)
         first = fires and up[j] == 0.0 and down[j] == 0.0
         touched[n_touched] = j
-        is_up = sign < 0.0
         up[j] += 1.0 if fires and is_up else 0.0
         down[j] += 1.0 if fires and not is_up else 0.0
         return n_touched + (1 if first else 0)
@@ -138,65 +151,77 @@ if fused.NUMBA_AVAILABLE:
             p_max[b] = top
 
     @njit
-    def draw_row(i, r, p, sx, q, sd, bl, cols, n_cols, p_max, key, up, down, stamp, touched,
+    def draw_row(i, r, p, x, q, d, bl, cols, n_cols, p_max, key, up, down, stamp, touched,
                  pass_id):
         # the coincidences of row i of replica r over the batch into up/down; returns the
-        # number of touched columns (listed in ``touched``) and the last slot number used
+        # number of touched columns (listed in ``touched``) and the last pass number used
         batch = p.shape[0]
         out_size = q.shape[1]
         n_touched = 0
         for b in range(batch):
             qi = q[b, i]
             n = n_cols[b]
-            if qi <= 0.0 or n == 0:
+            slots = int(bl[b])
+            if qi <= 0.0 or n == 0 or slots == 0:
                 continue
             rho = qi * p_max[b]
-            sdi = sd[b, i]
+            d_neg = d[b, i] < 0.0           # p, q > 0: x, d ≠ 0; up where signs differ
+            pairs = slots * n                      # (slot, active column) pairs of the sample
+            inv_n = 1.0 / n
+            base = key + (np.uint64((r * batch + b) * out_size + i) << _S32) * _GAMMA
+            pass_id += 1
             log_q = np.log1p(-rho) if rho < 1.0 else 0.0
-            sparse_slots = rho < 0.25 and n * -log_q <= 600.0
-            p0 = np.exp(n * log_q) if sparse_slots else 0.0
-            odds = rho / (1.0 - rho) if sparse_slots else 0.0
-            for t in range(int(bl[b])):
-                stream = np.uint64(((r * batch + b) * 64 + t) * out_size + i) << _S32
-                base = key + stream * _GAMMA
-                pass_id += 1
-                if sparse_slots:  # K ~ Binomial(n, ρ) by CDF inversion, then K distinct columns
-                    u = (mix(base) >> _S11) * _INV53
-                    pmf = p0
-                    cdf = p0
-                    count = 0
-                    while u > cdf and count < n:
-                        pmf *= (n - count) / (count + 1.0) * odds
+            if rho < 0.25 and pairs * -log_q <= 600.0:
+                # K ~ Binomial(pairs, ρ) by CDF inversion: K = 0 when u ≤ P(K = 0) = (1 − ρ)^pairs,
+                # which holds at once when u ≤ 1 − pairs·ρ (a lower bound of it)
+                u = (mix(base) >> _S11) * _INV53
+                count = 0
+                if u > 1.0 - pairs * rho:
+                    pmf = np.exp(pairs * log_q)
+                    cdf = pmf
+                    odds = rho / (1.0 - rho)
+                    while u > cdf and count < pairs:
+                        pmf *= (pairs - count) / (count + 1.0) * odds
                         count += 1
                         cdf += pmf
-                    c = np.uint64(1)
-                    drawn = 0
-                    while drawn < count:
-                        h = mix(base + c * _GAMMA)
-                        c += np.uint64(1)
-                        j = cols[b, int(((h >> _S32) * np.uint64(n)) >> _S32)]
-                        if stamp[j] == pass_id:  # drawn already in this slot
-                            continue
-                        stamp[j] = pass_id
-                        drawn += 1
-                        fires = (h & _LOW32) * _INV32 * p_max[b] < p[b, j]
-                        n_touched = coincidence(j, fires, sdi * sx[b, j], up, down, touched,
-                                                n_touched)
-                else:  # one Bernoulli(q p_j) trial per active column
-                    for s in range(n):
-                        j = cols[b, s]
-                        h = mix(base + np.uint64(s + 1) * _GAMMA)
-                        fires = (h & _LOW32) * _INV32 < qi * p[b, j]
-                        n_touched = coincidence(j, fires, sdi * sx[b, j], up, down, touched,
-                                                n_touched)
+                c = np.uint64(1)
+                drawn = 0
+                while drawn < count:  # K distinct pairs, uniformly
+                    h = mix(base + c * _GAMMA)
+                    c += np.uint64(1)
+                    pair = int(((h >> _S32) * np.uint64(pairs)) >> _S32)
+                    if stamp[pair] == pass_id:  # drawn already in this pass
+                        continue
+                    stamp[pair] = pass_id
+                    drawn += 1
+                    # its column pair mod n, without an integer division (slow): the float
+                    # quotient of the half-integer pair + ½ is never within rounding of an integer
+                    j = cols[b, pair - n * int((pair + 0.5) * inv_n)]
+                    fires = (h & _LOW32) * _INV32 * p_max[b] < p[b, j]
+                    n_touched = coincidence(j, fires, d_neg != (x[b, j] < 0.0), up, down, touched,
+                                            n_touched)
+            else:  # one Bernoulli(q p_j) trial per pair
+                for pair in range(pairs):
+                    j = cols[b, pair - n * int((pair + 0.5) * inv_n)]
+                    h = mix(base + np.uint64(pair + 1) * _GAMMA)
+                    fires = (h & _LOW32) * _INV32 < qi * p[b, j]
+                    n_touched = coincidence(j, fires, d_neg != (x[b, j] < 0.0), up, down, touched,
+                                            n_touched)
         return n_touched, pass_id
 
     @njit
     def compose_touched(w, row, up, down, touched, n_touched, dev, c2c, key_noise, family,
                         clip, cst):
-        # the touched elements of row ``row`` (flat offset), in the order they were first hit
+        # the touched elements of row ``row`` (flat offset); more than a few are first listed
+        # again in column order by a scan of the row (in the order of their first hit they
+        # would be visited at random, a cache miss each: 5× slower at 22 % of a row touched)
         k = unpack(cst)
         c2c = as_like(c2c, k[1])
+        if SCAN_ABOVE * n_touched > up.size:
+            n_touched = 0
+            for j in range(up.size):
+                touched[n_touched] = j
+                n_touched += 1 if (up[j] != 0.0 or down[j] != 0.0) else 0
         for s in range(n_touched):
             j = touched[s]
             e = row + j
@@ -208,8 +233,8 @@ if fused.NUMBA_AVAILABLE:
             down[j] = 0.0
 
     @njit
-    def sparse_kernel(w, p, sx, q, sd, bl, dev, c2c, key, key_noise, family, clip, cst):
-        # w (R·out·in,); p, sx (R, B, in); q, sd (R, B, out); bl (R, B); dev (R·out·in, 6)
+    def sparse_kernel(w, p, x, q, d, bl, dev, c2c, key, key_noise, family, clip, cst):
+        # w (R·out·in,); p, x (R, B, in); q, d (R, B, out); bl (R, B); dev (R·out·in, 6)
         replicas, batch, in_size = p.shape
         out_size = q.shape[2]
         cols = np.empty((batch, in_size), dtype=np.int64)
@@ -217,13 +242,17 @@ if fused.NUMBA_AVAILABLE:
         p_max = np.zeros(batch)
         up = np.zeros(in_size)
         down = np.zeros(in_size)
-        stamp = np.full(in_size, -1, dtype=np.int64)        # the last slot that drew a column
+        max_slots = 0
+        for r in range(replicas):
+            for b in range(batch):
+                max_slots = max(max_slots, int(bl[r, b]))
+        stamp = np.full(max_slots * in_size, -1, dtype=np.int64)  # last pass that drew a pair
         touched = np.empty(in_size + 1, dtype=np.int64)
         pass_id = 0
         for r in range(replicas):
             active_columns(p[r], cols, n_cols, p_max)
             for i in range(out_size):
-                n_touched, pass_id = draw_row(i, r, p[r], sx[r], q[r], sd[r], bl[r], cols,
+                n_touched, pass_id = draw_row(i, r, p[r], x[r], q[r], d[r], bl[r], cols,
                                               n_cols, p_max, key, up, down, stamp, touched,
                                               pass_id)
                 compose_touched(w, (r * out_size + i) * in_size, up, down, touched, n_touched,

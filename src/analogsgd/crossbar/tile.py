@@ -46,10 +46,11 @@ log = logging.getLogger(__name__)
 KERNELS = ("auto", "sparse", "dense", "torch")
 #: :attr:`AnalogTile.last_update_path` of the two numba kernels (``kernel`` 'sparse', 'dense')
 NUMBA_PATHS = {"sparse": "sparse-numba", "dense": "fused-numba"}
-#: ``kernel="auto"`` takes the sparse kernel when SPARSE_BELOW × the expected candidates
-#: (:func:`~analogsgd.crossbar.sparse.expected_candidates`) is at most the tile's element count:
-#: on the 784×256 tile the two kernels cost the same near one candidate per 4 elements
-#: (``benchmarks/bench_crossbar.py``), so 8 keeps the sparse kernel where it is at least ~2× faster
+#: ``kernel="auto"`` takes the sparse kernel when SPARSE_BELOW × its expected work
+#: (:func:`~analogsgd.crossbar.sparse.expected_work`: candidates plus passes) is at most the
+#: tile's element count: on a 784×256 tile the two kernels cost the same near one unit of work
+#: per 4 elements (``benchmarks/bench_crossbar.py``), so 8 keeps the sparse kernel where it is
+#: about 2× faster or more
 SPARSE_BELOW = 8
 
 
@@ -183,11 +184,11 @@ class AnalogTile:
             return
         dw_min = self.devices.device.granularity
         if quick:
-            p, q, bl, finite, candidates = fast_probabilities.probabilities(
+            p, q, bl, finite, work = fast_probabilities.probabilities(
                 x, d, lr, dw_min, cfg.desired_bl, cfg.um_grad_scale)
             if not finite:
                 _check_finite("AnalogTile.update", x=x, d=d)
-            if cfg.kernel == "sparse" or SPARSE_BELOW * candidates <= self.conductance.numel():
+            if cfg.kernel == "sparse" or SPARSE_BELOW * work <= self.conductance.numel():
                 self._update_sparse(x, d, p, q, bl)
                 return
         p, q, bl = pulse_probabilities(x, d, lr, dw_min, cfg.desired_bl, cfg.bl_management,
@@ -195,7 +196,7 @@ class AnalogTile:
                                        um_clip=cfg.um_clip, fixed_bl=cfg.fixed_bl)
         if numba:
             if cfg.kernel == "sparse" or (cfg.kernel == "auto" and not quick and SPARSE_BELOW
-                                          * sparse.expected_candidates(p, q, bl)
+                                          * sparse.expected_work(p, q, bl)
                                           <= self.conductance.numel()):
                 self._update_sparse(x, d, p, q, bl)
                 return
