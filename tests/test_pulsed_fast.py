@@ -204,7 +204,7 @@ def test_same_seed_same_result(kernel):
 
     (a, path_a), (b, _) = run(), run()
     assert torch.equal(a, b)
-    assert path_a == _path(kernel, "dense")  # many pulses (lr 0.1, |d| ~ 0.2): dense under 'auto'
+    assert path_a == _path(kernel, "sparse")  # batch ≤ ROWS_UP_TO: the sparse kernel under 'auto'
 
 
 @needs_numba
@@ -457,7 +457,8 @@ def test_sparse_counts_follow_the_poisson_binomial_and_are_independent():
     histogram of T trials matches that pmf within K SE per value; the counts of two elements of
     one row or one column are uncorrelated (|r| < K/√T). ρ = q p_max spans both branches of the
     draw (binomial inversion below 1/4, one trial per column above), a column with p = 0 never
-    fires, and BL_b > 1 tests that one slot fires a column at most once."""
+    fires, and BL_b > 1 tests that one slot fires a column at most once. (Rows drawn from their
+    moments, ``dense_rows``, match only mean and variance: with them this test fails.)"""
     trials = 20_000
     p = torch.tensor([[0.9, 0.2, 0.0], [0.5, 0.05, 0.7], [1.0, 1.0, 0.3]], dtype=F64)
     q = torch.tensor([[0.1, 0.6], [0.3, 0.02], [0.15, 0.9]], dtype=F64)
@@ -467,7 +468,7 @@ def test_sparse_counts_follow_the_poisson_binomial_and_are_independent():
     w0 = torch.zeros(trials, 2, 3, dtype=F64)
     xs, ds = p.expand(trials, -1, -1), q.expand(trials, -1, -1)   # all positive: down pulses
     n = -fused_sparse.apply_sparse(w0, xs, ds, xs, ds, bl.expand(trials, -1, -1), devices,
-                                   (12345, 678))
+                                   (12345, 678), dense_rows=False)
     assert torch.equal(n, n.round()) and bool((n >= 0).all())
     assert bool((n[:, :, 2] <= 3 * 1 + 1).all())                  # p₀₂ = 0: only samples 1, 2
     for i in range(2):
@@ -550,3 +551,26 @@ def test_numba_probabilities_match_pulse_probabilities():
         x = torch.rand(2, 5)
         x[1, 3] = bad
         assert not fast_probabilities.probabilities(x, torch.rand(2, 4), 0.1, 1e-3, 31, 1.0)[3]
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_dense_rows_of_the_sparse_kernel_are_the_dense_kernel(monkeypatch, dtype):
+    """With every row drawn densely, the sparse kernel sums each row's batch moments itself and
+    draws from them with the dense kernel's counters: on dyadic p, q and BL (every moment sum
+    exact in any order) it gives the dense kernel's numbers bit for bit."""
+    monkeypatch.setattr(fused_sparse, "DENSE_ROW_ABOVE", -1.0)
+    gen = torch.Generator().manual_seed(3)
+    shape, batch = (2, 5, 7), 4
+    devices = DeviceArray.realise(SoftBounds(dw_min=0.01, tau_min=-0.5, tau_max=0.7), shape,
+                                  VARIATION, gen, dtype=dtype)
+    w = (0.4 * torch.rand(shape, generator=gen, dtype=F64) - 0.2).to(dtype)
+    p = (torch.randint(0, 9, (2, batch, 7), generator=gen) / 8.0).to(dtype)
+    q = (torch.randint(0, 5, (2, batch, 5), generator=gen) / 16.0).to(dtype)
+    bl = torch.randint(0, 4, (2, batch, 1), generator=gen).to(dtype)
+    x = p * torch.sign(torch.randn(p.shape, generator=gen, dtype=dtype))
+    d = q * torch.sign(torch.randn(q.shape, generator=gen, dtype=dtype))
+    want = fused.apply_moments(w, torch.stack(batch_moments(x, d, p, q, bl)), devices, 77)
+    got = fused_sparse.apply_sparse(w.clone(), x, d, p, q, bl, devices, (77, 5))
+    assert not torch.equal(want, w)
+    assert torch.equal(got, want)

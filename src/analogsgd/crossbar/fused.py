@@ -451,22 +451,30 @@ if NUMBA_AVAILABLE:
                 cst[19], cst[20], cst[21], cst[22], cst[23], cst[24], cst[25], cst[26], cst[27],
                 cst[28], cst[29], cst[30], cst[31], cst[32], cst[33], cst[34], cst[35])
 
+    @inline
+    def moments_element(we, e, m_tot, m_net, s_tot, s_net, a_up, a_down, l_up, l_down, lo, hi,
+                        c2c, key, family, clip, k):
+        # element e from its batch moments: the up/down count draws, composition, c2c, clip
+        half = k[0]
+        m_up = half * (m_tot - m_net)
+        m_down = half * (m_tot + m_net)
+        v_up = m_up - half * (s_tot - s_net)
+        v_down = m_down - half * (s_tot + s_net)
+        h1, h2, h3, h4 = hashes(key, e)
+        n_up = draw(m_up, v_up, irwin_hall(h1, k), uniform24(h4 << _S32, k), h1, k)
+        n_down = draw(m_down, v_down, irwin_hall(h2, k), uniform24(h4, k), h2, k)
+        return element(we, n_up, n_down, a_up, a_down, l_up, l_down, lo, hi, c2c,
+                       irwin_hall(h3, k), family, clip, k)
+
     @njit
     def moments_kernel(w, m, dev, c2c, key, family, clip, cst):
         # m: (4, n) = m_tot, m_net, s_tot, s_net; dev: (6, n) = a_up, a_down, l_up, l_down, lo, hi
         k = unpack(cst)
-        half = k[0]
         c2c = as_like(c2c, k[1])
         for e in range(w.size):
-            m_up = half * (m[0, e] - m[1, e])
-            m_down = half * (m[0, e] + m[1, e])
-            v_up = m_up - half * (m[2, e] - m[3, e])
-            v_down = m_down - half * (m[2, e] + m[3, e])
-            h1, h2, h3, h4 = hashes(key, e)
-            n_up = draw(m_up, v_up, irwin_hall(h1, k), uniform24(h4 << _S32, k), h1, k)
-            n_down = draw(m_down, v_down, irwin_hall(h2, k), uniform24(h4, k), h2, k)
-            w[e] = element(w[e], n_up, n_down, dev[0, e], dev[1, e], dev[2, e], dev[3, e],
-                           dev[4, e], dev[5, e], c2c, irwin_hall(h3, k), family, clip, k)
+            w[e] = moments_element(w[e], e, m[0, e], m[1, e], m[2, e], m[3, e], dev[0, e],
+                                   dev[1, e], dev[2, e], dev[3, e], dev[4, e], dev[5, e], c2c,
+                                   key, family, clip, k)
 
     @inline
     def outer_element(we, e, qb, q2b, sd, p, p2, sx, dev, c2c, key, family, clip, k):

@@ -52,6 +52,10 @@ from torch import Tensor
 from ..devices.variation import DeviceArray
 from . import fused
 
+#: a row whose expected candidates exceed DENSE_ROW_ABOVE × in_size is drawn from its batch
+#: moments like the dense kernel (summed in the kernel, rank B: no moment matrices), element by
+#: element and vectorised, instead of candidate by candidate
+DENSE_ROW_ABOVE = 0.125
 #: compose_touched lists a row's touched columns in order by a scan when more than
 #: 1/SCAN_ABOVE of the row is touched
 SCAN_ABOVE = 32
@@ -68,7 +72,8 @@ def expected_work(p: Tensor, q: Tensor, bl: Tensor) -> float:
 
 
 def apply_sparse(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,
-                 devices: DeviceArray, keys: tuple[int, int], cache: dict | None = None) -> Tensor:
+                 devices: DeviceArray, keys: tuple[int, int], cache: dict | None = None,
+                 dense_rows: bool = True) -> Tensor:
     """w' after the coincidences of one batch (x, d with their probabilities p, q and BL);
     ``keys``: (pulses, c2c noise). Shapes: w (..., out, in); x, p (..., B, in); d, q (..., B,
     out); bl (..., B, 1); leading (replica) dimensions broadcast to w's.
@@ -94,9 +99,10 @@ def apply_sparse(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tens
 
     _sparse_kernel(fused._np(out).reshape(-1), rows(p, in_size), rows(x, in_size),
                    rows(q, out_size), rows(d, out_size), rows(bl, 1).reshape(-1, batch),
-                   _interleaved(consts, cache), float(devices.dw_min_c2c), np.uint64(keys[0]),
-                   np.uint64(keys[1]), fused.kernel_form(devices.device),
-                   bool(devices.device.hard_bounds), fused._CONSTANTS[dt])
+                   fused._np(consts), _interleaved(consts, cache), float(devices.dw_min_c2c),
+                   np.uint64(keys[0]), np.uint64(keys[1]), fused.kernel_form(devices.device),
+                   bool(devices.device.hard_bounds), fused._CONSTANTS[dt],
+                   float(DENSE_ROW_ABOVE * in_size if dense_rows else np.inf))
     torch.autograd.graph.increment_version(out)
     return out
 
@@ -115,7 +121,7 @@ def _interleaved(consts: Tensor, cache: dict | None) -> np.ndarray:
 if fused.NUMBA_AVAILABLE:
     import numba
 
-    from .fused import _GAMMA, as_like, element, inline, irwin_hall, mix, unpack
+    from .fused import _GAMMA, as_like, element, inline, irwin_hall, mix, moments_element, unpack
 
     _S32 = np.uint64(32)
     _S11 = np.uint64(11)
@@ -233,10 +239,60 @@ if fused.NUMBA_AVAILABLE:
             down[j] = 0.0
 
     @njit
-    def sparse_kernel(w, p, x, q, d, bl, dev, c2c, key, key_noise, family, clip, cst):
-        # w (R·out·in,); p, x (R, B, in); q, d (R, B, out); bl (R, B); dev (R·out·in, 6)
+    def row_work(i, q, bl, n_cols, p_max):
+        # expected candidates of row i (its share of expected_work)
+        work = 0.0
+        for b in range(q.shape[0]):
+            work += bl[b] * q[b, i] * p_max[b] * n_cols[b]
+        return work
+
+    @njit
+    def sample_powers(p, x, pp):
+        # pp (4, B, in) = p, p·sign(x), p², p²·sign(x): the factors of batch_moments
+        for b in range(p.shape[0]):
+            for j in range(p.shape[1]):
+                pj = p[b, j]
+                sx = np.sign(x[b, j])
+                pp[0, b, j] = pj
+                pp[1, b, j] = pj * sx
+                pp[2, b, j] = pj * pj
+                pp[3, b, j] = pj * pj * sx
+
+    @njit
+    def dense_row(w, row, i, pp, q, d, bl, acc, dev, c2c, key, family, clip, cst):
+        # row i from its batch moments summed here (rank B, no moment matrices), then the
+        # dense kernel's draw per element (fused.moments_element, the same counters)
+        k = unpack(cst)
+        c2c = as_like(c2c, k[1])
+        acc[:] = k[2]
+        for b in range(pp.shape[1]):
+            qb = as_like(bl[b], k[1]) * q[b, i]
+            if qb == k[2]:
+                continue
+            q2b = qb * q[b, i]
+            sd = np.sign(d[b, i])
+            a0, a1, a2, a3 = qb, qb * sd, q2b, q2b * sd
+            for j in range(acc.shape[1]):
+                acc[0, j] += a0 * pp[0, b, j]
+                acc[1, j] += a1 * pp[1, b, j]
+                acc[2, j] += a2 * pp[2, b, j]
+                acc[3, j] += a3 * pp[3, b, j]
+        for j in range(acc.shape[1]):
+            e = row + j
+            w[e] = moments_element(w[e], e, acc[0, j], acc[1, j], acc[2, j], acc[3, j],
+                                   dev[0, e], dev[1, e], dev[2, e], dev[3, e], dev[4, e],
+                                   dev[5, e], c2c, key, family, clip, k)
+
+    @njit
+    def sparse_kernel(w, p, x, q, d, bl, dev, dev_t, c2c, key, key_noise, family, clip, cst,
+                      dense_above):
+        # w (R·out·in,); p, x (R, B, in); q, d (R, B, out); bl (R, B); the device constants as
+        # dev (6, R·out·in) for dense rows and dev_t (R·out·in, 6) for single elements; a row
+        # whose expected candidates exceed dense_above is drawn densely
         replicas, batch, in_size = p.shape
         out_size = q.shape[2]
+        pp = np.empty((4, batch, in_size), dtype=w.dtype)
+        acc = np.empty((4, in_size), dtype=w.dtype)
         cols = np.empty((batch, in_size), dtype=np.int64)
         n_cols = np.zeros(batch, dtype=np.int64)
         p_max = np.zeros(batch)
@@ -251,11 +307,20 @@ if fused.NUMBA_AVAILABLE:
         pass_id = 0
         for r in range(replicas):
             active_columns(p[r], cols, n_cols, p_max)
+            powers = False
             for i in range(out_size):
+                row = (r * out_size + i) * in_size
+                if row_work(i, q[r], bl[r], n_cols, p_max) > dense_above:
+                    if not powers:
+                        sample_powers(p[r], x[r], pp)
+                        powers = True
+                    dense_row(w, row, i, pp, q[r], d[r], bl[r], acc, dev, c2c, key, family,
+                              clip, cst)
+                    continue
                 n_touched, pass_id = draw_row(i, r, p[r], x[r], q[r], d[r], bl[r], cols,
                                               n_cols, p_max, key, up, down, stamp, touched,
                                               pass_id)
-                compose_touched(w, (r * out_size + i) * in_size, up, down, touched, n_touched,
-                                dev, c2c, key_noise, family, clip, cst)
+                compose_touched(w, row, up, down, touched, n_touched, dev_t, c2c, key_noise,
+                                family, clip, cst)
 
     _sparse_kernel = sparse_kernel

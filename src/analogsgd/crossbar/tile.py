@@ -52,6 +52,9 @@ NUMBA_PATHS = {"sparse": "sparse-numba", "dense": "fused-numba"}
 #: per 4 elements (``benchmarks/bench_crossbar.py``), so 8 keeps the sparse kernel where it is
 #: about 2× faster or more
 SPARSE_BELOW = 8
+#: up to this batch size 'auto' takes the sparse kernel whatever the work: it draws the rows with
+#: many candidates from their batch moments itself (rank B, without the four moment matrices)
+ROWS_UP_TO = 32
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,8 @@ class AnalogTile:
                 x, d, lr, dw_min, cfg.desired_bl, cfg.um_grad_scale)
             if not finite:
                 _check_finite("AnalogTile.update", x=x, d=d)
-            if cfg.kernel == "sparse" or SPARSE_BELOW * work <= self.conductance.numel():
+            if (cfg.kernel == "sparse" or x.shape[-2] <= ROWS_UP_TO
+                    or SPARSE_BELOW * work <= self.conductance.numel()):
                 self._update_sparse(x, d, p, q, bl)
                 return
         p, q, bl = pulse_probabilities(x, d, lr, dw_min, cfg.desired_bl, cfg.bl_management,
