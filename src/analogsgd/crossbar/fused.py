@@ -467,14 +467,15 @@ if NUMBA_AVAILABLE:
                        irwin_hall(h3, k), family, clip, k)
 
     @njit
-    def moments_kernel(w, m, dev, c2c, key, family, clip, cst):
-        # m: (4, n) = m_tot, m_net, s_tot, s_net; dev: (6, n) = a_up, a_down, l_up, l_down, lo, hi
+    def moments_kernel(w, m, dev, c2c, key, family, clip, cst, offset=0):
+        # m: (4, n) = m_tot, m_net, s_tot, s_net; dev: (6, n) = a_up, a_down, l_up, l_down, lo, hi;
+        # w, m, dev may be a span of the tile starting at flat element ``offset``
         k = unpack(cst)
         c2c = as_like(c2c, k[1])
         for e in range(w.size):
-            w[e] = moments_element(w[e], e, m[0, e], m[1, e], m[2, e], m[3, e], dev[0, e],
-                                   dev[1, e], dev[2, e], dev[3, e], dev[4, e], dev[5, e], c2c,
-                                   key, family, clip, k)
+            w[e] = moments_element(w[e], e + offset, m[0, e], m[1, e], m[2, e], m[3, e],
+                                   dev[0, e], dev[1, e], dev[2, e], dev[3, e], dev[4, e],
+                                   dev[5, e], c2c, key, family, clip, k)
 
     @inline
     def outer_element(we, e, qb, q2b, sd, p, p2, sx, dev, c2c, key, family, clip, k):

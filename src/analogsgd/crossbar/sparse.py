@@ -99,7 +99,8 @@ def apply_sparse(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tens
 
     _sparse_kernel(fused._np(out).reshape(-1), rows(p, in_size), rows(x, in_size),
                    rows(q, out_size), rows(d, out_size), rows(bl, 1).reshape(-1, batch),
-                   fused._np(consts), _interleaved(consts, cache), float(devices.dw_min_c2c),
+                   _layout(consts, "rows", out_size, in_size, cache),
+                   _layout(consts, "elements", out_size, in_size, cache), float(devices.dw_min_c2c),
                    np.uint64(keys[0]), np.uint64(keys[1]), fused.kernel_form(devices.device),
                    bool(devices.device.hard_bounds), fused._CONSTANTS[dt],
                    float(DENSE_ROW_ABOVE * in_size if dense_rows else np.inf))
@@ -107,21 +108,26 @@ def apply_sparse(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tens
     return out
 
 
-def _interleaved(consts: Tensor, cache: dict | None) -> np.ndarray:
-    """The (6, n) device constants as (n, 6): the sparse kernel reads the six of one element at
-    a time, one cache line instead of six; cached beside the (6, n) array they come from."""
-    if cache is not None and cache.get("interleaved_of") is consts:
-        return cache["interleaved"]
-    arr = fused._np(consts.t().contiguous())
+def _layout(consts: Tensor, kind: str, out_size: int, in_size: int,
+            cache: dict | None) -> np.ndarray:
+    """The (6, n) device constants rearranged for the sparse kernel, cached beside the array
+    they come from: ``"elements"`` (n, 6), the six of one element in one cache line instead of
+    six; ``"rows"`` (n / in_size, 6, in_size), each row's block contiguous for the dense loop."""
+    if cache is not None and cache.get(f"{kind}_of") is consts:
+        return cache[kind]
+    if kind == "elements":
+        arr = fused._np(consts.t().contiguous())
+    else:
+        arr = fused._np(consts.reshape(6, -1, in_size).transpose(0, 1).contiguous())
     if cache is not None:
-        cache["interleaved_of"], cache["interleaved"] = consts, arr
+        cache[f"{kind}_of"], cache[kind] = consts, arr
     return arr
 
 
 if fused.NUMBA_AVAILABLE:
     import numba
 
-    from .fused import _GAMMA, as_like, element, inline, irwin_hall, mix, moments_element, unpack
+    from .fused import _GAMMA, as_like, element, inline, irwin_hall, mix, moments_kernel, unpack
 
     _S32 = np.uint64(32)
     _S11 = np.uint64(11)
@@ -259,15 +265,13 @@ if fused.NUMBA_AVAILABLE:
                 pp[3, b, j] = pj * pj * sx
 
     @njit
-    def dense_row(w, row, i, pp, q, d, bl, acc, dev, c2c, key, family, clip, cst):
-        # row i from its batch moments summed here (rank B, no moment matrices), then the
-        # dense kernel's draw per element (fused.moments_element, the same counters)
-        k = unpack(cst)
-        c2c = as_like(c2c, k[1])
-        acc[:] = k[2]
+    def row_moments(i, pp, q, d, bl, acc):
+        # acc (4, in) = row i's m_tot, m_net, s_tot, s_net summed over the batch (rank B: the
+        # row's share of batch_moments' four products, without the matrices)
+        acc[:] = 0.0
         for b in range(pp.shape[1]):
-            qb = as_like(bl[b], k[1]) * q[b, i]
-            if qb == k[2]:
+            qb = bl[b] * q[b, i]
+            if qb == 0.0:
                 continue
             q2b = qb * q[b, i]
             sd = np.sign(d[b, i])
@@ -277,18 +281,14 @@ if fused.NUMBA_AVAILABLE:
                 acc[1, j] += a1 * pp[1, b, j]
                 acc[2, j] += a2 * pp[2, b, j]
                 acc[3, j] += a3 * pp[3, b, j]
-        for j in range(acc.shape[1]):
-            e = row + j
-            w[e] = moments_element(w[e], e, acc[0, j], acc[1, j], acc[2, j], acc[3, j],
-                                   dev[0, e], dev[1, e], dev[2, e], dev[3, e], dev[4, e],
-                                   dev[5, e], c2c, key, family, clip, k)
 
     @njit
-    def sparse_kernel(w, p, x, q, d, bl, dev, dev_t, c2c, key, key_noise, family, clip, cst,
-                      dense_above):
+    def sparse_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, key, key_noise, family, clip,
+                      cst, dense_above):
         # w (R·out·in,); p, x (R, B, in); q, d (R, B, out); bl (R, B); the device constants as
-        # dev (6, R·out·in) for dense rows and dev_t (R·out·in, 6) for single elements; a row
-        # whose expected candidates exceed dense_above is drawn densely
+        # dev_rows (R·out, 6, in) for dense rows (contiguous per row, so that the dense loop
+        # vectorises) and dev_t (R·out·in, 6) for single elements; a row whose expected
+        # candidates exceed dense_above is drawn densely
         replicas, batch, in_size = p.shape
         out_size = q.shape[2]
         pp = np.empty((4, batch, in_size), dtype=w.dtype)
@@ -314,8 +314,10 @@ if fused.NUMBA_AVAILABLE:
                     if not powers:
                         sample_powers(p[r], x[r], pp)
                         powers = True
-                    dense_row(w, row, i, pp, q[r], d[r], bl[r], acc, dev, c2c, key, family,
-                              clip, cst)
+                    # the row from its moments, by the dense kernel (same counters)
+                    row_moments(i, pp, q[r], d[r], bl[r], acc)
+                    moments_kernel(w[row:row + in_size], acc, dev_rows[r * out_size + i], c2c,
+                                   key, family, clip, cst, row)
                     continue
                 n_touched, pass_id = draw_row(i, r, p[r], x[r], q[r], d[r], bl[r], cols,
                                               n_cols, p_max, key, up, down, stamp, touched,
