@@ -28,9 +28,10 @@ DEVICES = {
     "exp 5/3": ExpStep(dw_min=0.01, tau_min=-0.5, tau_max=1.0, gamma_up=5.0, gamma_down=3.0),
 }
 #: error bound of the approximation above K_EXACT pulses, in units of one step (module
-#: docstring of fused_steps: measured ≤ 0.12 % for γ ≥ 1; power γ < 1 is not smooth at the bound)
-BOUND = {"power 0.5": 0.25}
-DEFAULT_BOUND = 0.005
+#: docstring of fused_steps: measured ≤ 1.5 % for γ ≥ 1 and 0.2 for power γ = 0.5, whose
+#: response is not smooth at the bound; a factor 1.5–2 is left for rounding differences)
+BOUND = {"power 0.5": 0.3}
+DEFAULT_BOUND = 0.03
 
 
 def _reference(devices, w, n_up, n_down):
@@ -88,8 +89,10 @@ def test_counts_up_to_k_compose_pulse_by_pulse(name, dtype):
 @pytest.mark.parametrize("step", [1e-3, 1e-2])
 def test_counts_above_k_within_the_stated_bound(name, step):
     """n₊ + n₋ from K_EXACT + 1 to 200, one sign and mixed (up share 1, 0.8, 0.5, 0), w on a
-    grid of the range, step = range·{1e-3, 1e-2}/1.5 … /2: the approximation (RK4 flow plus the
-    modified-equation correction) is within BOUND steps of the pulse-by-pulse chain."""
+    grid of the range, step = range·{1e-3, 1e-2}/2: the approximation (RK4 flow plus the
+    modified-equation correction) is within BOUND steps of the pulse-by-pulse chain (the flow
+    alone, as the torch path composes, is 0.02–0.19 steps off: the check fails without the
+    correction)."""
     base = DEVICES[name]
     span = base.tau_max - base.tau_min
     device = PowerStep(dw_min=step * span / 2, tau_min=base.tau_min, tau_max=base.tau_max,

@@ -10,7 +10,7 @@ constant step, ideal), and, in :mod:`.fused_steps`, for the families that state 
 response instead (:meth:`~analogsgd.devices.base.AbstractDevice.step_kernel_constants`: power
 step, exp step): :data:`POWER_STEP` and :data:`EXP_STEP` compose up to 8 pulses one by one with
 the device's response arithmetic and more as an RK4 flow with the Euler chain's
-modified-equation correction (error against the pulse-by-pulse chain measured below 0.12 % of
+modified-equation correction (error against the pulse-by-pulse chain measured below 1.5 % of
 a step for γ ≥ 1; see that module). Up and down pulses of one element are order-averaged, as
 the torch path's flow is. Every other family, and every machine without numba, runs the torch
 path. The kernel knows no device type: it reads the constants (a±, or step±, τ and γ±) and the
