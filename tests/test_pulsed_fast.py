@@ -339,15 +339,19 @@ FAMILY_FORMS = {
     # w⋄ = 0.02 stays inside every element's bounds under VARIATION (|τ| ≥ 0.05·|τ| ≥ 0.025)
     "soft_bounds": (SoftBounds(dw_min=0.01, tau_min=-0.5, tau_max=0.7, w_sym=0.02), fused.LINEAR_STEP),
     "c_lin": (CLinDevice(dw_min=0.01, tau_min=-0.5, tau_max=0.7, c_lin=0.3), fused.LINEAR_STEP),
-    "power_step": (PowerStep(dw_min=0.01, gamma_up=1.5, gamma_down=2.0), None),
-    "exp_step": (ExpStep(dw_min=0.01), None),
+    "power_step": (PowerStep(dw_min=0.01, gamma_up=1.5, gamma_down=2.0), fused.POWER_STEP),
+    "exp_step": (ExpStep(dw_min=0.01), fused.EXP_STEP),
 }
 FUSED_NAMES = sorted(n for n, (_, form) in FAMILY_FORMS.items() if form is not None)
+#: the families whose kernel arithmetic is the torch path's own closed form (the pulse-by-pulse
+#: families are checked against their one-pulse reference in test_fused_step_families.py)
+CLOSED_FORM_NAMES = sorted(n for n, (_, form) in FAMILY_FORMS.items()
+                           if form in (fused.LINEAR_STEP, fused.CONSTANT_STEP))
 
 
 def test_every_family_states_its_kernel_form():
-    """Every registered family is listed; the closed-form ones get their form, the others None
-    (and then a tile runs the torch path)."""
+    """Every registered family is listed and gets its kernel form (closed-form families theirs,
+    power and exp step the pulse-by-pulse forms); a family without one would run the torch path."""
     assert set(FAMILY_FORMS) == set(ALL_DEVICES), "add each new family with its expected form"
     for name, (device, form) in FAMILY_FORMS.items():
         assert type(device) is ALL_DEVICES[name]
@@ -356,19 +360,21 @@ def test_every_family_states_its_kernel_form():
 
 @pytest.mark.parametrize("kernel", ["sparse", "dense"])
 @pytest.mark.parametrize("name", sorted(FAMILY_FORMS))
-def test_tile_takes_the_fused_path_exactly_for_closed_form_families(name, kernel):
+def test_tile_takes_the_fused_path_exactly_for_families_with_a_kernel_form(name, kernel):
     device, form = FAMILY_FORMS[name]
     cfg = TileConfig(device=device, update=UpdateConfig(kernel=kernel))
     tile = AnalogTile((4, 5), cfg, torch.Generator().manual_seed(0), dtype=F64)
     x, d = _inputs(3, 4, 5, seed=1)
     tile.update(x, d, 0.1)
-    assert tile.last_update_path == (_path(kernel, kernel) if form is not None else "torch")
+    closed = form in (fused.LINEAR_STEP, fused.CONSTANT_STEP)  # the pulse-by-pulse ones: dense
+    want = _path(kernel if closed else "dense", "sparse") if form is not None else "torch"
+    assert tile.last_update_path == want
 
 
 @needs_numba
-@pytest.mark.parametrize("name", FUSED_NAMES)
+@pytest.mark.parametrize("name", CLOSED_FORM_NAMES)
 @pytest.mark.parametrize("dtype,atol", [(torch.float64, 1e-12), (torch.float32, 2e-6)])
-def test_fused_equals_torch_path_for_every_fused_family(name, dtype, atol):
+def test_fused_equals_torch_path_for_every_closed_form_family(name, dtype, atol):
     """As test_fused_equals_torch_path_on_the_same_random_numbers, for every family the kernel
     takes, with d2d and c2c spread on: the kernel's arithmetic (from the device's constants)
     equals the device's own torch composition + c2c + clip on the same random numbers. Large

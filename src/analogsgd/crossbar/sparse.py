@@ -61,6 +61,13 @@ DENSE_ROW_ABOVE = 0.125
 SCAN_ABOVE = 32
 
 
+def supports(devices: DeviceArray) -> bool:
+    """True for the closed-form families (:data:`~analogsgd.crossbar.fused.LINEAR_STEP`,
+    :data:`~analogsgd.crossbar.fused.CONSTANT_STEP`), whose n pulses ``fused.element``
+    composes in one step; the pulse-by-pulse families take the dense kernel."""
+    return fused.kernel_form(devices.device) in (fused.LINEAR_STEP, fused.CONSTANT_STEP)
+
+
 def expected_work(p: Tensor, q: Tensor, bl: Tensor) -> float:
     """The sparse kernel's cost in its units: the expected candidates
     Σ_b BL_b (Σ_i q_bi)(max_j p_bj)·n_b (n_b the active columns of sample b; an upper bound

@@ -80,11 +80,12 @@ class UpdateConfig(Config):
     max_pulses: int = param(800, "cap on pulses per element for element-wise updates (max BL)",
                             POSITIVE_INT)
     kernel: str = param("auto", "pulsed 'moments' update: 'auto' (numba when it imports and the "
-                        "device family has a kernel, else torch; the sparse kernel when the batch "
-                        "has few coincidences, else the dense one), 'sparse', 'dense' (one draw "
-                        "per element from the batch moments, the only fused kernel of earlier "
-                        "versions: their numbers) or 'torch'",
-                        OneOf(KERNELS))
+                        "device family has a kernel, else torch; for the closed-form families "
+                        "the sparse kernel up to batch 32 or when the batch has few "
+                        "coincidences, else the dense one), 'sparse' (closed-form families; the "
+                        "others take 'dense'), 'dense' (one draw per element from the batch "
+                        "moments, the only fused kernel of earlier versions: their numbers) or "
+                        "'torch'", OneOf(KERNELS))
     quantisation_noise: bool = param(False, "expected mode: add ζ of Lemma 1 (Li et al. 2025)",
                                      IsBool())
 
@@ -178,8 +179,9 @@ class AnalogTile:
         cfg = self.config.update
         numba = (cfg.mode == "pulsed" and cfg.counting == "moments" and cfg.kernel != "torch"
                  and fused.supports(self.devices, self.conductance, x, d))
-        quick = (numba and cfg.kernel != "dense" and fast_probabilities.supports(
-            x, d, lr, cfg.bl_management, cfg.update_management, cfg.um_clip))
+        rows = numba and cfg.kernel != "dense" and sparse.supports(self.devices)
+        quick = rows and fast_probabilities.supports(x, d, lr, cfg.bl_management,
+                                                     cfg.update_management, cfg.um_clip)
         self._check_update(x, d, lr, values=not quick)
         if cfg.mode == "expected":
             delta = -per_replica(lr, x) * (d.transpose(-1, -2) @ x)
@@ -199,9 +201,9 @@ class AnalogTile:
                                        cfg.update_management, cfg.um_grad_scale,
                                        um_clip=cfg.um_clip, fixed_bl=cfg.fixed_bl)
         if numba:
-            if cfg.kernel == "sparse" or (cfg.kernel == "auto" and not quick and SPARSE_BELOW
-                                          * sparse.expected_work(p, q, bl)
-                                          <= self.conductance.numel()):
+            if rows and not quick and (cfg.kernel == "sparse" or (
+                    x.shape[-2] <= ROWS_UP_TO
+                    or SPARSE_BELOW * sparse.expected_work(p, q, bl) <= self.conductance.numel())):
                 self._update_sparse(x, d, p, q, bl)
                 return
             self._set_path(NUMBA_PATHS["dense"])

@@ -39,7 +39,7 @@ from torch import Tensor
 
 from ..config import POSITIVE, Config, Interval, param
 from ..errors import ConfigError
-from .composition import Bound, LinearStepConstants, compose
+from .composition import Bound, LinearStepConstants, StepResponseConstants, compose
 
 #: relative tolerance within which a given dw_min and a given n_states count as agreeing (the
 #: rounding of (τ_max − τ_min)/n_states and back, a few ulp, with a wide margin)
@@ -180,13 +180,28 @@ class AbstractDevice(Config, ABC):
         without stating its own constants gets None (the generic flow and the torch path), so
         that neither the exact composition nor the fused kernel silently ignores its response.
         """
-        if not _constants_trusted(type(self)):
+        if not _constants_trusted(type(self), "_linear_step_constants"):
             return None
         return self._linear_step_constants(step_up, step_down, tau_min, tau_max)
 
     def _linear_step_constants(self, step_up: Bound, step_down: Bound, tau_min: Bound,
                                tau_max: Bound) -> LinearStepConstants | None:
         """Families whose pulses are affine maps return their :class:`LinearStepConstants`."""
+        return None
+
+    def step_kernel_constants(self) -> StepResponseConstants | None:
+        """The form and exponents of this family's one-pulse response for the fused kernel's
+        pulse-by-pulse composition (:mod:`analogsgd.crossbar.fused_steps`), or None.
+
+        Trusted as :meth:`linear_step_constants` is: only for the class that states them
+        (``_step_kernel_constants``) and subclasses that keep its responses and composition.
+        """
+        if not _constants_trusted(type(self), "_step_kernel_constants"):
+            return None
+        return self._step_kernel_constants()
+
+    def _step_kernel_constants(self) -> StepResponseConstants | None:
+        """Families whose response is one of the forms of :data:`STEP_RESPONSES` return it."""
         return None
 
     def _compose_closed_form(self, w: Tensor, n_up: Tensor, n_down: Tensor, step_up: Tensor,
@@ -243,13 +258,14 @@ class AbstractDevice(Config, ABC):
 
 
 @functools.cache
-def _constants_trusted(cls: type) -> bool:
-    """True when no class below the one that states ``_linear_step_constants`` (in ``cls``'s MRO)
-    redefines the responses or the composition those constants stand for."""
+def _constants_trusted(cls: type, method: str) -> bool:
+    """True when no class below the one that states ``method`` (``_linear_step_constants`` or
+    ``_step_kernel_constants``, in ``cls``'s MRO) redefines the responses or the composition
+    those constants stand for."""
     def definer(name: str) -> type:
         return next(c for c in cls.__mro__ if name in vars(c))
 
-    owner = definer("_linear_step_constants")
+    owner = definer(method)
     return not any(definer(name) is not owner and issubclass(definer(name), owner)
                    for name in ("response_up", "response_down", "compose_pulses"))
 

@@ -11,6 +11,11 @@ the physics is written once, in the device.
   pulse moves toward (:func:`compose_linear_step`).
 * **absolute** (constant step): one up pulse is w ↦ w + a₊, one down pulse w ↦ w − a₋
   (:func:`compose_constant_step`); hard bounds, if any, clip afterwards.
+
+Families without a closed form whose response the fused kernel can still evaluate (power step,
+exp step) state it as :class:`StepResponseConstants` through
+:meth:`~analogsgd.devices.base.AbstractDevice.step_kernel_constants`; the kernel then composes
+their pulses one by one (see :mod:`analogsgd.crossbar.fused_steps`).
 """
 
 from __future__ import annotations
@@ -36,6 +41,25 @@ class LinearStepConstants(NamedTuple):
     a_up: Bound
     a_down: Bound
     relative: bool
+
+
+#: the response forms of :class:`StepResponseConstants` (ω = (τ_max − w)/(τ_max − τ_min)):
+#: ``"power"`` q₊ = ω^{γ₊}, q₋ = (1 − ω)^{γ₋}; ``"exp"`` q₊ = 1 − e^{−γ₊ω}, q₋ = 1 − e^{−γ₋(1−ω)}
+STEP_RESPONSES = ("power", "exp")
+
+
+class StepResponseConstants(NamedTuple):
+    """A family's one-pulse response in one of the forms :data:`STEP_RESPONSES` names.
+
+    Attributes:
+        form: ``"power"`` or ``"exp"``.
+        gamma_up, gamma_down: the exponents (power) or saturation rates (exp) γ₊, γ₋
+            (floats or per-element tensors).
+    """
+
+    form: str
+    gamma_up: Bound
+    gamma_down: Bound
 
 
 def compose(constants: LinearStepConstants, w: Tensor, n_up: Tensor, n_down: Tensor,

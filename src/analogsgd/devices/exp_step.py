@@ -8,7 +8,8 @@ App. C of Wu et al. (NeurIPS 2024) (a simplified form of aihwkit's ``ExpStepDevi
 q₊ = q₋ exactly where γ₊(τ_max − w) = γ₋(w − τ_min), so the symmetric point has the closed
 form w⋄ = (γ₊τ_max + γ₋τ_min)/(γ₊ + γ₋), where F(w⋄) = 1 − exp(−γ₊γ₋/(γ₊ + γ₋)). The response
 is not normalised to 1 at w⋄. Pulses compose by the RK4 flow of
-:meth:`AbstractDevice.compose_pulses`.
+:meth:`AbstractDevice.compose_pulses` on the torch path; the fused kernel composes them one by
+one (:mod:`analogsgd.crossbar.fused_steps`) from :meth:`_step_kernel_constants`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from torch import Tensor
 
 from ..config import POSITIVE, Interval, param
 from .base import AbstractDevice, Bound
+from .composition import StepResponseConstants
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,10 @@ class ExpStep(AbstractDevice):
     def response_down(self, w: Tensor, tau_min: Bound, tau_max: Bound) -> Tensor:
         x = ((w - tau_min) / (tau_max - tau_min)).clamp(min=0.0)
         return -torch.expm1(-self.gamma_down * x)
+
+    def _step_kernel_constants(self) -> StepResponseConstants:
+        """The exp form with γ₊, γ₋ (the responses above, evaluated by the fused kernel)."""
+        return StepResponseConstants("exp", self.gamma_up, self.gamma_down)
 
     @property
     def symmetric_point(self) -> float:

@@ -7,7 +7,9 @@ App. C of Wu et al. (NeurIPS 2024) and aihwkit's ``PowStepDevice``, with ω = (�
 The symmetric point solves ω^{γ₊} = (1 − ω)^{γ₋}; for γ₊ = γ₋ it is the midpoint of the bounds,
 where F = 2^{−γ}. Otherwise there is no closed form and the generic bisection is used. The
 response is not normalised to 1 at w⋄ (the paper's form): Δw_min is the step at q = 1.
-Pulses compose by the RK4 flow of :meth:`AbstractDevice.compose_pulses`.
+Pulses compose by the RK4 flow of :meth:`AbstractDevice.compose_pulses` on the torch path; the
+fused kernel composes them one by one (:mod:`analogsgd.crossbar.fused_steps`) from
+:meth:`_step_kernel_constants`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from torch import Tensor
 
 from ..config import POSITIVE, Interval, param
 from .base import AbstractDevice, Bound
+from .composition import StepResponseConstants
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,10 @@ class PowerStep(AbstractDevice):
 
     def response_down(self, w: Tensor, tau_min: Bound, tau_max: Bound) -> Tensor:
         return (1.0 - self._omega(w, tau_min, tau_max)) ** self.gamma_down
+
+    def _step_kernel_constants(self) -> StepResponseConstants:
+        """The power form with γ₊, γ₋ (the responses above, evaluated by the fused kernel)."""
+        return StepResponseConstants("power", self.gamma_up, self.gamma_down)
 
     @property
     def symmetric_point(self) -> float:
