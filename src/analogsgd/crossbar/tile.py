@@ -175,56 +175,66 @@ class AnalogTile:
 
         The arguments are checked first (shapes, a learning rate >= 0, finite x and d: one
         reduction over each, or the numba probability pass), so that a wrong call is one
-        ConfigError, not NaN weights."""
+        ConfigError, not NaN weights. A pulsed ``moments`` update then runs on the sparse
+        kernel (:mod:`.sparse`; ``kernel='auto'``: up to batch ``ROWS_UP_TO`` or at little
+        expected work), the dense kernel (:mod:`.fused`) or the torch path."""
         cfg = self.config.update
         numba = (cfg.mode == "pulsed" and cfg.counting == "moments" and cfg.kernel != "torch"
                  and fused.supports(self.devices, self.conductance, x, d))
-        rows = numba and cfg.kernel != "dense" and sparse.supports(self.devices)
-        quick = rows and fast_probabilities.supports(x, d, lr, cfg.bl_management,
+        sparse_ok = numba and cfg.kernel != "dense" and sparse.supports(self.devices)
+        quick = sparse_ok and fast_probabilities.supports(x, d, lr, cfg.bl_management,
                                                      cfg.update_management, cfg.um_clip)
         self._check_update(x, d, lr, values=not quick)
         if cfg.mode == "expected":
             delta = -per_replica(lr, x) * (d.transpose(-1, -2) @ x)
             self._expected(delta)
             return
+        p, q, bl, work = self._probabilities(x, d, lr, quick, sparse_ok and cfg.kernel == "auto"
+                                             and x.shape[-2] > ROWS_UP_TO)
+        if sparse_ok and (cfg.kernel == "sparse" or x.shape[-2] <= ROWS_UP_TO
+                     or SPARSE_BELOW * work <= self.conductance.numel()):
+            self._update_sparse(x, d, p, q, bl)
+        elif numba:
+            self._update_dense(x, d, p, q, bl)
+        else:
+            self._set_path("torch")
+            counts = COUNTING[cfg.counting](x, d, p, q, bl, self.generator)
+            self.conductance = self.devices.apply_pulses(self.conductance, counts.n_up,
+                                                         counts.n_down, self.generator)
+
+    def _probabilities(self, x: Tensor, d: Tensor, lr, quick: bool, want_work: bool):
+        """(p, q, BL, the sparse kernel's expected work or 0 when not wanted): from the numba
+        pass where ``quick`` (which also checks that x and d are finite), else from torch's
+        :func:`pulse_probabilities` (kernel='dense' always: bit for bit the numbers of earlier
+        versions)."""
+        cfg = self.config.update
         dw_min = self.devices.device.granularity
         if quick:
             p, q, bl, finite, work = fast_probabilities.probabilities(
                 x, d, lr, dw_min, cfg.desired_bl, cfg.um_grad_scale)
             if not finite:
                 _check_finite("AnalogTile.update", x=x, d=d)
-            if (cfg.kernel == "sparse" or x.shape[-2] <= ROWS_UP_TO
-                    or SPARSE_BELOW * work <= self.conductance.numel()):
-                self._update_sparse(x, d, p, q, bl)
-                return
+            return p, q, bl, work
         p, q, bl = pulse_probabilities(x, d, lr, dw_min, cfg.desired_bl, cfg.bl_management,
                                        cfg.update_management, cfg.um_grad_scale,
                                        um_clip=cfg.um_clip, fixed_bl=cfg.fixed_bl)
-        if numba:
-            if rows and not quick and (cfg.kernel == "sparse" or (
-                    x.shape[-2] <= ROWS_UP_TO
-                    or SPARSE_BELOW * sparse.expected_work(p, q, bl) <= self.conductance.numel())):
-                self._update_sparse(x, d, p, q, bl)
-                return
-            self._set_path(NUMBA_PATHS["dense"])
-            key = fused.draw_key(self.generator)
-            if x.shape[-2] == 1 and 4 * int((p > 0).sum()) < p.numel():
-                # sparse row (e.g. Tiki-Taka's one-hot column read): visit active elements only
-                self.conductance = fused.apply_outer(self.conductance, x, d, p, q, bl, self.devices,
-                                                     key, self._fused_cache)
-            else:
-                buf = self._fused_cache.get("moments")
-                shape = (4,) + tuple(self.conductance.shape)
-                if buf is None or buf.shape != shape or buf.dtype != x.dtype:
-                    buf = self._fused_cache["moments"] = torch.empty(shape, dtype=x.dtype)
-                batch_moments(x, d, p, q, bl, out=buf)
-                self.conductance = fused.apply_moments(self.conductance, buf, self.devices, key,
-                                                       self._fused_cache)
+        return p, q, bl, sparse.expected_work(p, q, bl) if want_work else 0.0
+
+    def _update_dense(self, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor) -> None:
+        self._set_path(NUMBA_PATHS["dense"])
+        key = fused.draw_key(self.generator)
+        if x.shape[-2] == 1 and 4 * int((p > 0).sum()) < p.numel():
+            # sparse row (e.g. Tiki-Taka's one-hot column read): visit active elements only
+            self.conductance = fused.apply_outer(self.conductance, x, d, p, q, bl, self.devices,
+                                                 key, self._fused_cache)
             return
-        self._set_path("torch")
-        counts = COUNTING[cfg.counting](x, d, p, q, bl, self.generator)
-        self.conductance = self.devices.apply_pulses(self.conductance, counts.n_up, counts.n_down,
-                                                     self.generator)
+        buf = self._fused_cache.get("moments")
+        shape = (4,) + tuple(self.conductance.shape)
+        if buf is None or buf.shape != shape or buf.dtype != x.dtype:
+            buf = self._fused_cache["moments"] = torch.empty(shape, dtype=x.dtype)
+        batch_moments(x, d, p, q, bl, out=buf)
+        self.conductance = fused.apply_moments(self.conductance, buf, self.devices, key,
+                                               self._fused_cache)
 
     def _update_sparse(self, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor) -> None:
         self._set_path(NUMBA_PATHS["sparse"])
