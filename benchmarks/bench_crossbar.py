@@ -7,7 +7,8 @@ z = d W, update, with exact reads (no periphery), x uniform on [0, 1) and d = 0.
 * ``analog_sgd``: pulsed Analog SGD (lr 0.05) on aihwkit's default soft-bounds device (±0.6,
   Δw_min 1e-3, d2d/c2c spread: :func:`analogsgd.devices.presets.aihwkit_soft_bounds`), BL 31
   with bit-length and update management; pulse coincidences counted by their moments on the
-  fused numba kernel (``[numba]``) or the torch path (``[torch]``), or drawn pulse by pulse
+  numba kernels as ``kernel="auto"`` chooses (``[numba]``), on the dense or the sparse kernel
+  alone (``[dense]``, ``[sparse]``) or the torch path (``[torch]``), or drawn pulse by pulse
   (``[bit_trains]``, what aihwkit does);
 * ``tiki_taka``: pulsed Tiki-Taka v1, fast (lr 0.05) and slow (transfer lr 0.1) tiles of that
   device, one column transferred every step;
@@ -125,6 +126,9 @@ def methods(batch: int) -> dict:
     kernels = ["numba", "torch"] if fused.NUMBA_AVAILABLE else ["torch"]
     for k in kernels:
         out[f"analog_sgd[{k}]"] = _analog(x, d, kernel="auto" if k == "numba" else "torch")
+    if fused.NUMBA_AVAILABLE:
+        out["analog_sgd[dense]"] = _analog(x, d, kernel="dense")
+        out["analog_sgd[sparse]"] = _analog(x, d, kernel="sparse")
     out["analog_sgd[bit_trains]"] = _analog(x, d, counting="bit_trains")
     for k in kernels:
         out[f"tiki_taka[{k}]"] = _tiki_taka(x, d, kernel="auto" if k == "numba" else "torch")

@@ -22,7 +22,7 @@ with probability ρ = q_bi·max_j p_bj, and a candidate is accepted with probabi
 p_bj / max_j p_bj, so that a pair fires with probability q_bi p_bj, independently (thinning of
 independent Bernoulli trials). The candidates are drawn as
 
-* for ρ < 1/4 (and N ρ ≲ 600, N = BL_b n_b): their number K ~ Binomial(N, ρ) by inversion of
+* for ρ < 1/4 and Nρ ≤ 450 (N = BL_b n_b): their number K ~ Binomial(N, ρ) by inversion of
   its CDF (float64; K = 0 at once when the uniform is below 1 − Nρ ≤ P(K = 0), the usual case,
   without a logarithm), then K distinct pairs uniformly (a pair drawn already in this pass is
   drawn again), so that the cost is ∝ Nρ, not N;
@@ -52,9 +52,11 @@ from torch import Tensor
 from ..devices.variation import DeviceArray
 from . import fused
 
-#: a row whose expected candidates exceed DENSE_ROW_ABOVE × in_size is drawn from its batch
+#: a row whose expected candidates exceed DENSE_ROW_ABOVE × in_size / B is drawn from its batch
 #: moments like the dense kernel (summed in the kernel, rank B: no moment matrices), element by
-#: element and vectorised, instead of candidate by candidate
+#: element and vectorised, instead of candidate by candidate; a candidate costs more the more
+#: samples a row draws from (their p and x leave the cache), hence the 1/B (tuned on the
+#: 784-256-10 network of benchmarks/bench_networks.py at batch 1 and 8)
 DENSE_ROW_ABOVE = 0.125
 #: compose_touched lists a row's touched columns in order by a scan when more than
 #: 1/SCAN_ABOVE of the row is touched
@@ -106,17 +108,16 @@ def apply_sparse(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tens
 
     _sparse_kernel(fused._np(out).reshape(-1), rows(p, in_size), rows(x, in_size),
                    rows(q, out_size), rows(d, out_size), rows(bl, 1).reshape(-1, batch),
-                   _layout(consts, "rows", out_size, in_size, cache),
-                   _layout(consts, "elements", out_size, in_size, cache), float(devices.dw_min_c2c),
+                   _layout(consts, "rows", in_size, cache), _layout(consts, "elements", in_size, cache),
+                   float(devices.dw_min_c2c),
                    np.uint64(keys[0]), np.uint64(keys[1]), fused.kernel_form(devices.device),
                    bool(devices.device.hard_bounds), fused._CONSTANTS[dt],
-                   float(DENSE_ROW_ABOVE * in_size if dense_rows else np.inf))
+                   float(DENSE_ROW_ABOVE * in_size / batch if dense_rows else np.inf))
     torch.autograd.graph.increment_version(out)
     return out
 
 
-def _layout(consts: Tensor, kind: str, out_size: int, in_size: int,
-            cache: dict | None) -> np.ndarray:
+def _layout(consts: Tensor, kind: str, in_size: int, cache: dict | None) -> np.ndarray:
     """The (6, n) device constants rearranged for the sparse kernel, cached beside the array
     they come from: ``"elements"`` (n, 6), the six of one element in one cache line instead of
     six; ``"rows"`` (n / in_size, 6, in_size), each row's block contiguous for the dense loop."""
@@ -189,14 +190,14 @@ if fused.NUMBA_AVAILABLE:
             inv_n = 1.0 / n
             base = key + (np.uint64((r * batch + b) * out_size + i) << _S32) * _GAMMA
             pass_id += 1
-            log_q = np.log1p(-rho) if rho < 1.0 else 0.0
-            if rho < 0.25 and pairs * -log_q <= 600.0:
+            # (ρ < 1/4: −ln(1 − ρ) ≤ 4ρ/3, so Nρ ≤ 450 keeps P(K = 0) ≥ e⁻⁶⁰⁰ in float64)
+            if rho < 0.25 and pairs * rho <= 450.0:
                 # K ~ Binomial(pairs, ρ) by CDF inversion: K = 0 when u ≤ P(K = 0) = (1 − ρ)^pairs,
                 # which holds at once when u ≤ 1 − pairs·ρ (a lower bound of it)
                 u = (mix(base) >> _S11) * _INV53
                 count = 0
                 if u > 1.0 - pairs * rho:
-                    pmf = np.exp(pairs * log_q)
+                    pmf = np.exp(pairs * np.log1p(-rho))
                     cdf = pmf
                     odds = rho / (1.0 - rho)
                     while u > cdf and count < pairs:
