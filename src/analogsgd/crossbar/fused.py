@@ -507,9 +507,8 @@ if NUMBA_AVAILABLE:
                 cst[28], cst[29], cst[30], cst[31], cst[32], cst[33], cst[34], cst[35])
 
     @inline
-    def moments_element(we, e, m_tot, m_net, s_tot, s_net, a_up, a_down, l_up, l_down, lo, hi,
-                        c2c, key, family, clip, k):
-        # element e from its batch moments: the up/down count draws, composition, c2c, clip
+    def moments_counts(e, m_tot, m_net, s_tot, s_net, key, k):
+        # element e from its batch moments: (n_up, n_down, c2c Gaussian)
         half = k[0]
         m_up = half * (m_tot - m_net)
         m_down = half * (m_tot + m_net)
@@ -518,8 +517,15 @@ if NUMBA_AVAILABLE:
         h1, h2, h3, h4 = hashes(key, e)
         n_up = draw(m_up, v_up, irwin_hall(h1, k), uniform24(h4 << _S32, k), h1, k)
         n_down = draw(m_down, v_down, irwin_hall(h2, k), uniform24(h4, k), h2, k)
-        return element(we, n_up, n_down, a_up, a_down, l_up, l_down, lo, hi, c2c,
-                       irwin_hall(h3, k), family, clip, k)
+        return n_up, n_down, irwin_hall(h3, k)
+
+    @inline
+    def moments_element(we, e, m_tot, m_net, s_tot, s_net, a_up, a_down, l_up, l_down, lo, hi,
+                        c2c, key, family, clip, k):
+        # element e from its batch moments: the up/down count draws, composition, c2c, clip
+        n_up, n_down, zc = moments_counts(e, m_tot, m_net, s_tot, s_net, key, k)
+        return element(we, n_up, n_down, a_up, a_down, l_up, l_down, lo, hi, c2c, zc, family,
+                       clip, k)
 
     @njit
     def moments_kernel(w, m, dev, c2c, key, family, clip, cst, offset=0):
@@ -533,7 +539,9 @@ if NUMBA_AVAILABLE:
                                    dev[5, e], c2c, key, family, clip, k)
 
     @inline
-    def outer_element(we, e, qb, q2b, sd, p, p2, sx, dev, c2c, key, family, clip, k):
+    def outer_counts(e, qb, q2b, sd, p, p2, sx, key, k):
+        # element e of a batch of one: (n_up, n_down, c2c Gaussian), the numbers the moments
+        # kernel draws there (m_tot = BL q p, m_net = ±m_tot, s = BL p² q²)
         m = qb * p
         s = q2b * p2
         h1, h2, h3, h4 = hashes(key, e)
@@ -542,9 +550,13 @@ if NUMBA_AVAILABLE:
         u_up, u_down = uniform24(h4 << _S32, k), uniform24(h4, k)
         n = draw(m, m - s, z_up if up else z_down, u_up if up else u_down, h1 if up else h2, k)
         n_up = n if up else k[2]
-        n_down = n - n_up
+        return n_up, n - n_up, irwin_hall(h3, k)
+
+    @inline
+    def outer_element(we, e, qb, q2b, sd, p, p2, sx, dev, c2c, key, family, clip, k):
+        n_up, n_down, zc = outer_counts(e, qb, q2b, sd, p, p2, sx, key, k)
         return element(we, n_up, n_down, dev[0, e], dev[1, e], dev[2, e], dev[3, e], dev[4, e],
-                       dev[5, e], c2c, irwin_hall(h3, k), family, clip, k)
+                       dev[5, e], c2c, zc, family, clip, k)
 
     @njit
     def outer_kernel(w, qb, q2b, sd, pp, out_size, in_size, dev, c2c, key, family, clip, cst):

@@ -80,8 +80,7 @@ if _f.NUMBA_AVAILABLE:
     numba = _f.numba
     njit, inline = _f.njit, _f.inline
     exp_neg, as_like, unpack, hashes = _f.exp_neg, _f.as_like, _f.unpack, _f.hashes
-    draw, irwin_hall, uniform24 = _f.draw, _f.irwin_hall, _f.uniform24
-    _S32 = _f._S32
+    moments_counts, outer_counts = _f.moments_counts, _f.outer_counts
 
     def log_series11(s2, kl):
         p = kl[30]
@@ -256,7 +255,6 @@ if _f.NUMBA_AVAILABLE:
     def moments_kernel(w, m, dev, c2c, key, family, clip, cst, lcst):
         # m: (4, n) = m_tot, m_net, s_tot, s_net; dev: (6, n) = step±, τ_min, τ_max, γ±
         k = unpack(cst)
-        half = k[0]
         c2c = as_like(c2c, k[1])
         power = family == POWER
         bufs = np.zeros((13, BLOCK), dtype=w.dtype)
@@ -265,14 +263,7 @@ if _f.NUMBA_AVAILABLE:
             size = min(BLOCK, w.size - start)
             for i in range(size):
                 e = start + i
-                m_up = half * (m[0, e] - m[1, e])
-                m_down = half * (m[0, e] + m[1, e])
-                v_up = m_up - half * (m[2, e] - m[3, e])
-                v_down = m_down - half * (m[2, e] + m[3, e])
-                h1, h2, h3, h4 = hashes(key, e)
-                nu[i] = draw(m_up, v_up, irwin_hall(h1, k), uniform24(h4 << _S32, k), h1, k)
-                nd[i] = draw(m_down, v_down, irwin_hall(h2, k), uniform24(h4, k), h2, k)
-                zc[i] = irwin_hall(h3, k)
+                nu[i], nd[i], zc[i] = moments_counts(e, m[0, e], m[1, e], m[2, e], m[3, e], key, k)
                 x[i] = w[e]
             compose_block(bufs, dev, start, size, power, cst, lcst)
             finish_block(w, bufs, dev, start, size, power, c2c, clip, cst, lcst)
@@ -309,16 +300,8 @@ if _f.NUMBA_AVAILABLE:
                         j = cols[c0 + c]
                         e = base + j
                         idx[c] = e
-                        m = qb[ri] * p[j]
-                        s = q2b[ri] * p2[j]
-                        h1, h2, h3, h4 = hashes(key, e)
-                        up = sd[ri] * sx[j] < k[2]
-                        z = irwin_hall(h1, k) if up else irwin_hall(h2, k)
-                        u = uniform24(h4 << _S32, k) if up else uniform24(h4, k)
-                        n = draw(m, m - s, z, u, h1 if up else h2, k)
-                        nu[c] = n if up else k[2]
-                        nd[c] = n - nu[c]
-                        zc[c] = irwin_hall(h3, k)
+                        nu[c], nd[c], zc[c] = outer_counts(e, qb[ri], q2b[ri], sd[ri], p[j],
+                                                           p2[j], sx[j], key, k)
                         x[c] = w[e]
                         for t in range(6):
                             gdev[t, c] = dev[t, e]
