@@ -15,6 +15,9 @@ a step for γ ≥ 1; see that module). Up and down pulses of one element are ord
 the torch path's flow is. Every other family, and every machine without numba, runs the torch
 path. The kernel knows no device type: it reads the constants (a±, or step±, τ and γ±) and the
 form (:data:`LINEAR_STEP`, :data:`CONSTANT_STEP`, :data:`POWER_STEP`, :data:`EXP_STEP`).
+This is the *dense* kernel: it visits every element. The sparse kernel (:mod:`.sparse`), which
+draws only the coincidences of a batch, composes with this module's ``element`` and draws its
+dense rows with ``moments_kernel``.
 
 Randomness. Drawing one torch random number per element costs about 4 ns (the CPU generator is
 a Mersenne twister), about as much as the whole fused element. The fused path therefore draws

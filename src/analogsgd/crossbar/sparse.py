@@ -31,8 +31,17 @@ independent Bernoulli trials). The candidates are drawn as
 Then every touched element is composed with its n_up, n_down pulses, cycle-to-cycle noise and
 bounds by the same element arithmetic as the dense kernel (:func:`~analogsgd.crossbar.fused.element`).
 Its cost is about one pass per (row, sample) and one hash per candidate
-(:func:`expected_work`); ``AnalogTile.update`` takes it where that is well below the element
-count.
+(:func:`expected_work`).
+
+**Dense rows.** A row with more than ``DENSE_ROW_ABOVE``·in_size/B expected candidates costs
+less drawn like the dense kernel: its four batch moments are summed in the kernel (rank B, the
+row's share of :func:`~analogsgd.crossbar.pulse_trains.batch_moments` without the matrices) and
+each element drawn from them by :func:`~analogsgd.crossbar.fused.moments_kernel`, with the
+dense kernel's counters (so on inputs whose moment sums are exact it gives the dense kernel's
+numbers bit for bit). Those rows match the counts' mean and variance, not their whole
+distribution; ``dense_rows=False`` draws every row coincidence by coincidence.
+``AnalogTile.update`` (``kernel="auto"``) takes this kernel up to batch 32 and wherever its
+expected work is well below the element count.
 
 Randomness: two 63-bit keys per update from the tile's ``torch.Generator`` (one for the pulses,
 one for the c2c noise). Hash h = mix64(key + c·γ) of counter c = (stream << 32) + k, with

@@ -48,9 +48,9 @@ KERNELS = ("auto", "sparse", "dense", "torch")
 NUMBA_PATHS = {"sparse": "sparse-numba", "dense": "fused-numba"}
 #: ``kernel="auto"`` takes the sparse kernel when SPARSE_BELOW × its expected work
 #: (:func:`~analogsgd.crossbar.sparse.expected_work`: candidates plus passes) is at most the
-#: tile's element count: on a 784×256 tile the two kernels cost the same near one unit of work
-#: per 4 elements (``benchmarks/bench_crossbar.py``), so 8 keeps the sparse kernel where it is
-#: about 2× faster or more
+#: tile's element count: timed on a 784×256 tile with synthetic batches of 1 to 64, a unit of
+#: the sparse kernel's work cost about 60 ns and an element of the dense kernel (with its
+#: moment products) about 15 ns, so 8 keeps the sparse kernel where it is about 2× faster
 SPARSE_BELOW = 8
 #: up to this batch size 'auto' takes the sparse kernel whatever the work: it draws the rows with
 #: many candidates from their batch moments itself (rank B, without the four moment matrices)
@@ -192,7 +192,7 @@ class AnalogTile:
         p, q, bl, work = self._probabilities(x, d, lr, quick, sparse_ok and cfg.kernel == "auto"
                                              and x.shape[-2] > ROWS_UP_TO)
         if sparse_ok and (cfg.kernel == "sparse" or x.shape[-2] <= ROWS_UP_TO
-                     or SPARSE_BELOW * work <= self.conductance.numel()):
+                          or SPARSE_BELOW * work <= self.conductance.numel()):
             self._update_sparse(x, d, p, q, bl)
         elif numba:
             self._update_dense(x, d, p, q, bl)
