@@ -266,3 +266,38 @@ def test_rerun_rebuilds_nested_configs_by_their_stored_kind(monkeypatch, capsys,
                  str(tmp_path / "t"), "--set", "rule.gamma=0.25"]) == 0
     assert seen[-1] == layer.replace(**{"rule.gamma": 0.25})
     capsys.readouterr()
+
+
+def test_update_kernel_is_stored_kept_by_rerun_and_resume(monkeypatch, tmp_path, capsys):
+    """--update-kernel goes to config.json ('auto' when not given); --rerun keeps the stored
+    kernel (with equal metrics) and a folder of a version before it, without the key, reruns
+    with 'dense', the kernel that version ran; --resume refuses another kernel in one line; the
+    process default is restored after each run."""
+    from analogsgd.crossbar.tile import auto_kernel
+
+    a, b, c, d = (tmp_path / n for n in "abcd")
+    tiny = ["--set", "d_in=4", "--set", "d_out=3", "--set", "n_samples=16", "--set",
+            "w_star_max=0.3", "--set", "steps=60", "--set", "record_every=10", "--set",
+            "alphas=0.1", "--set", "taus=0.6", "--set", "sigma_sqs=0.01"]
+    assert main(["run", "ls-asymptotic", "--no-progress", "--update-kernel", "dense",
+                 "--out", str(a), *tiny]) == 0
+    assert auto_kernel() == "auto"
+    assert main(["run", "ls-asymptotic", "--no-progress", "--rerun", str(a), "--out", str(b)]) == 0
+    stored = {n: json.loads((tmp_path / n / "config.json").read_text()) for n in "ab"}
+    assert stored["a"]["update_kernel"] == stored["b"]["update_kernel"] == "dense"
+    metrics = [json.loads((tmp_path / n / "metrics.json").read_text()) for n in "ab"]
+    for m in metrics:
+        m.pop("wall_time_s")
+    assert metrics[0] == metrics[1]
+    old = dict(stored["a"])
+    del old["update_kernel"]
+    c.mkdir()
+    (c / "config.json").write_text(json.dumps(old))
+    assert main(["run", "ls-asymptotic", "--no-progress", "--rerun", str(c), "--out", str(d)]) == 0
+    assert json.loads((d / "config.json").read_text())["update_kernel"] == "dense"
+    capsys.readouterr()
+    _, out, _ = _run_of_another_rule(monkeypatch, tmp_path / "fake")
+    assert json.loads((out / "config.json").read_text())["update_kernel"] == "auto"
+    capsys.readouterr()
+    assert main(["run", "fake", "--resume", "--update-kernel", "sparse", "--out", str(out)]) == 2
+    assert "A resumed run keeps its kernel" in _one_error_line(capsys)

@@ -580,3 +580,30 @@ def test_dense_rows_of_the_sparse_kernel_are_the_dense_kernel(monkeypatch, dtype
     got = fused_sparse.apply_sparse(w.clone(), x, d, p, q, bl, devices, (77, 5))
     assert not torch.equal(want, w)
     assert torch.equal(got, want)
+
+
+@needs_numba
+def test_auto_kernel_sets_what_auto_tiles_take():
+    """auto_kernel('dense') makes a tile configured kernel='auto' take the dense kernel (where
+    'auto' takes the sparse one at batch 1), returns the value before, and refuses an unknown
+    kernel in one ConfigError; restoring it restores the choice."""
+    from analogsgd.crossbar.tile import auto_kernel
+    from analogsgd.errors import ConfigError
+
+    x, d = _inputs(1, 4, 5, seed=2)
+
+    def path():
+        tile = AnalogTile((4, 5), TileConfig(device=SoftBounds()), torch.Generator().manual_seed(0),
+                          dtype=F64)
+        tile.update(x, d, 0.1)
+        return tile.last_update_path
+
+    assert path() == NUMBA_PATHS["sparse"]
+    before = auto_kernel("dense")
+    try:
+        assert path() == NUMBA_PATHS["dense"]
+        with pytest.raises(ConfigError, match="update kernel"):
+            auto_kernel("fastest")
+    finally:
+        assert auto_kernel(before) == "dense"
+    assert path() == NUMBA_PATHS["sparse"]

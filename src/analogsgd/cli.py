@@ -28,6 +28,7 @@ from pathlib import Path
 from . import __version__
 from .checkpoint import CheckpointError
 from .config import Config, parse_value, replace_fields
+from .crossbar.tile import KERNELS, auto_kernel
 from .errors import AnalogSGDError, ConfigError, first_line
 
 
@@ -267,14 +268,46 @@ def _cmd_run(args: argparse.Namespace) -> int:
         seed, quick = args.seed or 0, args.quick
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path(args.out) if args.out else Path("runs") / f"{exp.name}{'-quick' if quick else ''}-{stamp}"
+    kernel = _update_kernel(args, out)
     _prepare_out(out, args)
     import torch
 
     torch.set_num_threads(args.threads)
     folder = RunFolder(out)
-    if args.resume:
-        print(f"{exp.name}: resuming in {out}", file=sys.stderr)
-        return _run(exp, config, folder, seed, quick, args, resume=True)
+    before = auto_kernel(kernel)
+    try:
+        if args.resume:
+            print(f"{exp.name}: resuming in {out}", file=sys.stderr)
+            return _run(exp, config, folder, seed, quick, args, resume=True)
+        return _new_run(exp, config, folder, seed, quick, args, kernel)
+    finally:
+        auto_kernel(before)
+
+
+def _update_kernel(args: argparse.Namespace, out: Path) -> str:
+    """The kernel of the run's ``kernel="auto"`` tiles (``--update-kernel``): given, else
+    'auto'; a resumed or repeated run keeps its stored one, and a run folder of a version before
+    the sparse kernel (no ``update_kernel`` in its config.json) ran the dense kernel."""
+    if not (args.resume or args.rerun):
+        return args.update_kernel or "auto"
+    folder = out if args.resume else Path(args.rerun)
+    stored = _read_stored_config(folder, "--resume" if args.resume else "--rerun")
+    kernel = stored.get("update_kernel", "dense")
+    if kernel not in KERNELS:
+        raise ConfigError("--update-kernel", f"{folder}/config.json", "a config.json whose "
+                          f"update_kernel is one of {', '.join(KERNELS)} (it holds {kernel!r})",
+                          "Start a new run instead.")
+    if args.resume and args.update_kernel not in (None, kernel):
+        raise ConfigError("--update-kernel", args.update_kernel, f"the stored value {kernel!r} "
+                          f"of {folder}/config.json", "A resumed run keeps its kernel.")
+    return args.update_kernel or kernel
+
+
+def _new_run(exp, config, folder, seed: int, quick: bool, args: argparse.Namespace,
+             kernel: str) -> int:
+    import torch
+
+    out = folder.path
     folder.write_config({
         "experiment": exp.name,
         "quick": quick,
@@ -284,6 +317,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "threads": args.threads,
+        "update_kernel": kernel,
         "command": " ".join(sys.argv),
         "references": list(exp.references),
     })
@@ -358,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--seed", type=int, default=None, help="run seed (default 0)")
     p_run.add_argument("--out", help="run folder (default runs/NAME-TIMESTAMP)")
     p_run.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p_run.add_argument("--update-kernel", choices=KERNELS, default=None,
+                       help="the pulsed-update kernel of every tile set to 'auto' (default auto; "
+                            "'dense' gives the numbers of versions before the sparse kernel; "
+                            "--resume and --rerun keep the stored one)")
     p_run.add_argument("--no-progress", action="store_true", help="no progress bars")
     p_run.add_argument("--resume", action="store_true",
                        help="continue the run in --out (default: the newest runs/NAME-* folder) "

@@ -46,6 +46,24 @@ log = logging.getLogger(__name__)
 KERNELS = ("auto", "sparse", "dense", "torch")
 #: :attr:`AnalogTile.last_update_path` of the two numba kernels (``kernel`` 'sparse', 'dense')
 NUMBA_PATHS = {"sparse": "sparse-numba", "dense": "fused-numba"}
+#: what ``kernel="auto"`` stands for in this process (:func:`auto_kernel`): 'auto' itself (the
+#: choice below) unless a run asks for one kernel for every tile (``analogsgd run
+#: --update-kernel``)
+_AUTO_KERNEL = ["auto"]
+
+
+def auto_kernel(kind: str | None = None) -> str:
+    """The kernel that tiles configured ``kernel="auto"`` take in this process, set to ``kind``
+    (one of :data:`KERNELS`) when given; returns the value in force before. ``"dense"``
+    reproduces the numbers of versions before the sparse kernel for a whole run."""
+    before = _AUTO_KERNEL[0]
+    if kind is not None:
+        if kind not in KERNELS:
+            raise ConfigError("update kernel", kind, "one of " + ", ".join(map(repr, KERNELS)))
+        _AUTO_KERNEL[0] = kind
+    return before
+
+
 #: ``kernel="auto"`` takes the sparse kernel when SPARSE_BELOW × its expected work
 #: (:func:`~analogsgd.crossbar.sparse.expected_work`: candidates plus passes) is at most the
 #: tile's element count: timed on a 784×256 tile with synthetic batches of 1 to 64, a unit of
@@ -179,9 +197,10 @@ class AnalogTile:
         kernel (:mod:`.sparse`; ``kernel='auto'``: up to batch ``ROWS_UP_TO`` or at little
         expected work), the dense kernel (:mod:`.fused`) or the torch path."""
         cfg = self.config.update
-        numba = (cfg.mode == "pulsed" and cfg.counting == "moments" and cfg.kernel != "torch"
+        kernel = cfg.kernel if cfg.kernel != "auto" else _AUTO_KERNEL[0]
+        numba = (cfg.mode == "pulsed" and cfg.counting == "moments" and kernel != "torch"
                  and fused.supports(self.devices, self.conductance, x, d))
-        sparse_ok = numba and cfg.kernel != "dense" and sparse.supports(self.devices)
+        sparse_ok = numba and kernel != "dense" and sparse.supports(self.devices)
         quick = sparse_ok and fast_probabilities.supports(x, d, lr, cfg.bl_management,
                                                      cfg.update_management, cfg.um_clip)
         self._check_update(x, d, lr, values=not quick)
@@ -189,9 +208,9 @@ class AnalogTile:
             delta = -per_replica(lr, x) * (d.transpose(-1, -2) @ x)
             self._expected(delta)
             return
-        p, q, bl, work = self._probabilities(x, d, lr, quick, sparse_ok and cfg.kernel == "auto"
+        p, q, bl, work = self._probabilities(x, d, lr, quick, sparse_ok and kernel == "auto"
                                              and x.shape[-2] > ROWS_UP_TO)
-        if sparse_ok and (cfg.kernel == "sparse" or x.shape[-2] <= ROWS_UP_TO
+        if sparse_ok and (kernel == "sparse" or x.shape[-2] <= ROWS_UP_TO
                           or SPARSE_BELOW * work <= self.conductance.numel()):
             self._update_sparse(x, d, p, q, bl)
         elif numba:

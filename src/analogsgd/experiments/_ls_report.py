@@ -27,7 +27,9 @@ def _read_curves(out: RunFolder, name: str) -> dict[str, list[float]]:
 
 def write_figures_and_report(cfg, metrics: dict, out: RunFolder) -> None:
     curves = _read_curves(out, "alpha_sweep_loss")
-    fig, axes = plt.subplots(1, len(cfg.alphas), figsize=(4 * len(cfg.alphas), 3.2), sharey=True)
+    fig, axes = plt.subplots(1, len(cfg.alphas), figsize=(4 * len(cfg.alphas), 3.2), sharey=True,
+                             squeeze=False)
+    axes = axes[0]  # one row of panels, also for a single α
     for ax, a in zip(axes, cfg.alphas):
         for alg, color in COLORS.items():
             ax.semilogy(curves["step"], curves[curve_column(alg, "alpha", a)], color=color,
