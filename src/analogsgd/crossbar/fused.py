@@ -561,6 +561,16 @@ if NUMBA_AVAILABLE:
         return element(we, n_up, n_down, dev[0, e], dev[1, e], dev[2, e], dev[3, e], dev[4, e],
                        dev[5, e], c2c, zc, family, clip, k)
 
+    @inline
+    def active(p, cols):
+        # the indices j with p[j] > 0, into cols; returns their number
+        n = 0
+        for j in range(p.size):
+            if p[j] > 0.0:
+                cols[n] = j
+                n += 1
+        return n
+
     @njit
     def outer_kernel(w, qb, q2b, sd, pp, out_size, in_size, dev, c2c, key, family, clip, cst):
         # sparse batch-1 update (visits active columns only; scalar code, for few columns):
@@ -570,11 +580,7 @@ if NUMBA_AVAILABLE:
         replicas = qb.size // out_size
         cols = np.empty(in_size, dtype=np.intp)
         for r in range(replicas):
-            n_cols = 0
-            for j in range(in_size):
-                if pp[r, 0, j] > 0.0:
-                    cols[n_cols] = j
-                    n_cols += 1
+            n_cols = active(pp[r, 0], cols)
             p, p2, sx = pp[r, 0], pp[r, 1], pp[r, 2]
             for i in range(out_size):
                 ri = r * out_size + i

@@ -80,7 +80,7 @@ if _f.NUMBA_AVAILABLE:
     numba = _f.numba
     njit, inline = _f.njit, _f.inline
     exp_neg, as_like, unpack, hashes = _f.exp_neg, _f.as_like, _f.unpack, _f.hashes
-    moments_counts, outer_counts = _f.moments_counts, _f.outer_counts
+    moments_counts, outer_counts, active = _f.moments_counts, _f.outer_counts, _f.active
 
     def log_series11(s2, kl):
         p = kl[30]
@@ -283,11 +283,7 @@ if _f.NUMBA_AVAILABLE:
         gw = np.zeros(BLOCK, dtype=w.dtype)
         idx = np.empty(BLOCK, dtype=np.intp)
         for r in range(replicas):
-            n_cols = 0
-            for j in range(in_size):
-                if pp[r, 0, j] > 0.0:
-                    cols[n_cols] = j
-                    n_cols += 1
+            n_cols = active(pp[r, 0], cols)
             p, p2, sx = pp[r, 0], pp[r, 1], pp[r, 2]
             for i in range(out_size):
                 ri = r * out_size + i
