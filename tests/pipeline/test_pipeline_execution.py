@@ -94,8 +94,20 @@ def test_simulation_sees_the_weight_versions_the_schedule_promises(schedule):
     assert sorted(result.losses) == list(range(M * STEPS))
 
 
-def test_multiprocess_run_gives_the_single_process_weights_exactly():
-    """Both schedules, Analog SGD and Tiki-Taka, through one set of stage processes."""
+@pytest.fixture(params=["auto", "dense"])
+def update_kernel(request):
+    """The process's auto_kernel for the test (restored after it): the stage processes, spawned
+    fresh, must take their parent's (analogsgd run --update-kernel)."""
+    from analogsgd.crossbar.tile import auto_kernel
+
+    before = auto_kernel(request.param)
+    yield request.param
+    auto_kernel(before)
+
+
+def test_multiprocess_run_gives_the_single_process_weights_exactly(update_kernel):
+    """Both schedules, Analog SGD and Tiki-Taka, through one set of stage processes, with the
+    process's update kernel ('dense' fails here unless the stages take it too)."""
     jobs, expected = [], []
     for kind in ("analog_sgd", "tiki_taka"):
         for schedule in ("sync", "async"):

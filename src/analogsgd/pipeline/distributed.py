@@ -38,6 +38,7 @@ from multiprocessing import connection
 import torch
 from torch import Tensor, nn
 
+from ..crossbar.tile import auto_kernel
 from ..errors import AnalogSGDError, ConfigError
 from .schedule import Event
 from .simulate import MicroBatches
@@ -138,11 +139,15 @@ def _run_job(rank: int, world: int, part: dict, timeout: timedelta, die_after: i
 
 
 def _stage_main(rank: int, world: int, port: int, parts: list[dict], threads: int,
-                timeout_s: float, die: tuple[int, int, int] | None, conn) -> None:
-    """Body of stage process ``rank``: run its part of every job; send back the results."""
+                timeout_s: float, die: tuple[int, int, int] | None, conn,
+                kernel: str = "auto") -> None:
+    """Body of stage process ``rank``: run its part of every job; send back the results.
+    ``kernel``: the parent's :func:`~analogsgd.crossbar.tile.auto_kernel` (a spawned process
+    starts from the default)."""
     import torch.distributed as dist
 
     try:
+        auto_kernel(kernel)
         torch.set_num_threads(threads)
         timeout = timedelta(seconds=timeout_s)
         dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
@@ -215,7 +220,8 @@ def run_distributed(jobs: Sequence[PipelineJob], *, timeout_s: float = 60.0,
     for s in range(n):
         reader, writer = ctx.Pipe(duplex=False)
         p = ctx.Process(target=_stage_main, name=f"pipeline-stage-{s}", daemon=True,
-                        args=(s, n, port, parts[s], threads, timeout_s, die, writer))
+                        args=(s, n, port, parts[s], threads, timeout_s, die, writer,
+                              auto_kernel()))
         procs.append(p)
         readers.append(reader)
         writers.append(writer)
