@@ -183,12 +183,9 @@ def test_adc_without_bound_management_saturates_at_the_bound():
     assert (y[2] - true[2]).abs().max() <= s[2] * io.out_step / 2 + 1e-15
 
 
-@pytest.mark.parametrize("out_bits", [0, 8])
-def test_iterative_bound_management_recovers_large_outputs(out_bits, monkeypatch):
-    """Saturated rows are re-read at r = 2, 4, …; the read is then within r s Δ_out/2 of x Wᵀ,
-    with r ≤ 2^⌈log2(max|y|/(s b_out))⌉; only the saturated rows are re-read, and the re-reads
-    stop as soon as none saturates."""
-    sizes = []
+def _count_read_rows(monkeypatch) -> list[int]:
+    """The rows (samples) of every read from now on, one entry per call of periphery._read."""
+    sizes: list[int] = []
     real_read = periphery_module._read
 
     def counting_read(x, *args):
@@ -196,6 +193,15 @@ def test_iterative_bound_management_recovers_large_outputs(out_bits, monkeypatch
         return real_read(x, *args)
 
     monkeypatch.setattr(periphery_module, "_read", counting_read)
+    return sizes
+
+
+@pytest.mark.parametrize("out_bits", [0, 8])
+def test_iterative_bound_management_recovers_large_outputs(out_bits, monkeypatch):
+    """Saturated rows are re-read at r = 2, 4, …; the read is then within r s Δ_out/2 of x Wᵀ,
+    with r ≤ 2^⌈log2(max|y|/(s b_out))⌉; only the saturated rows are re-read, and the re-reads
+    stop as soon as none saturates."""
+    sizes = _count_read_rows(monkeypatch)
     x, w = _big_outputs()
     io = OFF.replace(noise_management="abs_max", out_bits=out_bits, out_bound=2.0,
                      bound_management="iterative")
@@ -335,14 +341,7 @@ def test_saturation_compares_in_the_read_dtype(saturation, reads, monkeypatch):
     """b_out = 0.7 rounds down in float32 (0.69999999); a float32 read of exactly that value is
     the bound: 'full_scale' re-reads it (at r = 2 it reads 0.35, no longer saturated), 'above'
     does not. A test of the bound in float64 (0.7) would see no saturation at all."""
-    sizes = []
-    real_read = periphery_module._read
-
-    def counting_read(x, *args):
-        sizes.append(x.shape[-2])
-        return real_read(x, *args)
-
-    monkeypatch.setattr(periphery_module, "_read", counting_read)
+    sizes = _count_read_rows(monkeypatch)
     io = OFF.replace(out_bound=0.7, bound_management="iterative", saturation=saturation)
     f32 = torch.float32
     bound32 = torch.tensor(0.7, dtype=f32)
