@@ -56,6 +56,33 @@ def probabilities(x: Tensor, d: Tensor, lr: float, dw_min: float, desired_bl: in
 if fused.NUMBA_AVAILABLE:
     import numba
 
+    inline = numba.njit(inline="always", cache=True, error_model="numpy")
+
+    @inline
+    def abs_max(row, zero):
+        # (max |v| over the row, all finite)
+        top = zero
+        finite = True
+        for v in row:
+            a = abs(v)
+            finite &= np.isfinite(a)
+            top = max(top, a)
+        return top, finite
+
+    @inline
+    def scaled(row, scale, out, one):
+        # out = min(scale |row|, 1); returns (entries > 0, their sum, their largest) in float64
+        active = 0
+        total = 0.0
+        top = 0.0
+        for j in range(row.size):
+            v = min(scale * abs(row[j]), one)
+            out[j] = v
+            active += 1 if v > 0.0 else 0
+            total += v
+            top = max(top, float(v))
+        return active, total, top
+
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def probabilities_kernel(x, d, lr, dw_min, desired_bl, g, one, p, q, bl):
         # per sample (row): pulse_trains.pulse_probabilities with bl_management,
@@ -64,16 +91,9 @@ if fused.NUMBA_AVAILABLE:
         finite = True
         work = 0.0
         for s in range(x.shape[0]):
-            x_max = zero
-            for j in range(x.shape[1]):
-                v = abs(x[s, j])
-                finite &= np.isfinite(v)
-                x_max = max(x_max, v)
-            d_max = zero
-            for i in range(d.shape[1]):
-                v = abs(d[s, i])
-                finite &= np.isfinite(v)
-                d_max = max(d_max, v)
+            x_max, x_ok = abs_max(x[s], zero)
+            d_max, d_ok = abs_max(d[s], zero)
+            finite &= x_ok and d_ok
             d_val = g * d_max
             k = lr * x_max * d_val / dw_min
             b_len = min(max(np.ceil(k), one), desired_bl)
@@ -83,25 +103,9 @@ if fused.NUMBA_AVAILABLE:
             safe_x = x_max if x_max > zero else one
             safe_d = d_val if d_val > zero else one
             ratio = np.sqrt(safe_d / safe_x)
-            a = base * ratio
-            b = base / ratio
             bl[s] = b_len if (x_max > zero and d_max > zero) else zero
-            sum_p = 0.0
-            top_p = 0.0
-            active = 0
-            for j in range(x.shape[1]):
-                pj = min(a * abs(x[s, j]), one)
-                p[s, j] = pj
-                sum_p += pj
-                top_p = max(top_p, float(pj))
-                active += 1 if pj > zero else 0
-            sum_q = 0.0
-            rows = 0
-            for i in range(d.shape[1]):
-                qi = min(b * abs(d[s, i]), one)
-                q[s, i] = qi
-                sum_q += qi
-                rows += 1 if qi > zero else 0
+            active, _, top_p = scaled(x[s], base * ratio, p[s], one)
+            rows, sum_q, _ = scaled(d[s], base / ratio, q[s], one)
             work += float(bl[s]) * sum_q * top_p * active   # candidates
             work += rows if (bl[s] > zero and active > 0) else 0  # passes
         return finite, work
