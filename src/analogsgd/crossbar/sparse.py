@@ -144,7 +144,17 @@ def _layout(consts: Tensor, kind: str, in_size: int, cache: dict | None) -> np.n
 if fused.NUMBA_AVAILABLE:
     import numba
 
-    from .fused import _GAMMA, as_like, element, inline, irwin_hall, mix, moments_kernel, unpack
+    from .fused import (
+        _GAMMA,
+        active,
+        as_like,
+        element,
+        inline,
+        irwin_hall,
+        mix,
+        moments_kernel,
+        unpack,
+    )
 
     _S32 = np.uint64(32)
     _S11 = np.uint64(11)
@@ -166,18 +176,9 @@ if fused.NUMBA_AVAILABLE:
     @njit
     def active_columns(p, cols, n_cols, p_max):
         # per sample b: the columns with p_bj > 0 and their largest p
-        batch, in_size = p.shape
-        for b in range(batch):
-            n = 0
-            top = 0.0
-            for j in range(in_size):
-                pj = p[b, j]
-                if pj > 0.0:
-                    cols[b, n] = j
-                    n += 1
-                    top = max(top, pj)
-            n_cols[b] = n
-            p_max[b] = top
+        for b in range(p.shape[0]):
+            n_cols[b] = active(p[b], cols[b])
+            p_max[b] = max(p[b].max(), 0.0)
 
     @njit
     def draw_row(i, r, p, x, q, d, bl, cols, n_cols, p_max, key, up, down, stamp, touched,
