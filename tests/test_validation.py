@@ -243,3 +243,20 @@ def test_run_least_squares_and_convert_to_analog_check_their_arguments():
     assert torch.equal(a.final_weight, b.final_weight)
     one_line_error("convert_to_analog.model", lambda: convert_to_analog("mlp"))
     one_line_error("convert_to_analog.per_layer", lambda: convert_to_analog(nn.Linear(2, 2), per_layer=3))
+
+
+@pytest.mark.parametrize("kernel", ["auto", "sparse", "dense", "torch"])
+def test_update_refuses_a_non_tensor_in_one_line_on_every_kernel(kernel):
+    """The argument checks run before the kernel choice, which reads x's and d's device and
+    dtype: a list or a wrong width is one ConfigError naming the argument whatever the kernel,
+    and NaN in d (checked by the numba pass or by the sum) likewise, with the tile unchanged."""
+    from analogsgd.crossbar import UpdateConfig
+
+    t = AnalogTile((3, 4), TileConfig(update=UpdateConfig(kernel=kernel)), 0)
+    before = t.conductance.clone()
+    one_line_error("AnalogTile.update.x", lambda: t.update([1.0, 2.0, 3.0, 4.0], torch.ones(1, 3), 0.1))
+    one_line_error("AnalogTile.update.d", lambda: t.update(torch.ones(1, 4), "d", 0.1))
+    d = torch.ones(1, 3)
+    d[0, 1] = math.nan
+    one_line_error("AnalogTile.update.d", lambda: t.update(torch.ones(1, 4), d, 0.1))
+    assert torch.equal(t.conductance, before)

@@ -196,6 +196,7 @@ class AnalogTile:
         ConfigError, not NaN weights. A pulsed ``moments`` update then runs on the sparse
         kernel (:mod:`.sparse`; ``kernel='auto'``: up to batch ``ROWS_UP_TO`` or at little
         expected work), the dense kernel (:mod:`.fused`) or the torch path."""
+        self._check_update(x, d, lr, values=False)  # tensors of the right shapes, first
         cfg = self.config.update
         kernel = cfg.kernel if cfg.kernel != "auto" else _AUTO_KERNEL[0]
         numba = (cfg.mode == "pulsed" and cfg.counting == "moments" and kernel != "torch"
@@ -203,7 +204,8 @@ class AnalogTile:
         sparse_ok = numba and kernel != "dense" and sparse.supports(self.devices)
         quick = sparse_ok and fast_probabilities.supports(x, d, lr, cfg.bl_management,
                                                      cfg.update_management, cfg.um_clip)
-        self._check_update(x, d, lr, values=not quick)
+        if not quick:  # the numba pass checks the values itself
+            self._check_values(x, d)
         if cfg.mode == "expected":
             delta = -per_replica(lr, x) * (d.transpose(-1, -2) @ x)
             self._expected(delta)
@@ -284,11 +286,15 @@ class AnalogTile:
             raise ConfigError("AnalogTile.update.lr", f"a tensor of {lr.numel()} learning rates",
                               f"one per replica of the tile's shape {tuple(self.shape)} (or one "
                               "number)")
+        if values:  # (values=False: the caller checks the values itself)
+            self._check_values(x, d)
+
+    @staticmethod
+    def _check_values(x: Tensor, d: Tensor) -> None:
         # one sum over x and one over d: NaN/inf in either makes it non-finite (12x cheaper than
         # an isfinite mask at B = 64); only then the exact scan, which also tells an overflow of
-        # the sum of finite values (accepted) from a non-finite entry (``values=False``: the
-        # caller checks the values itself)
-        if values and not bool(torch.isfinite(x.sum() + d.sum())):
+        # the sum of finite values (accepted) from a non-finite entry
+        if not bool(torch.isfinite(x.sum() + d.sum())):
             _check_finite("AnalogTile.update", x=x, d=d)
 
     def _set_path(self, path: str) -> None:
