@@ -457,14 +457,22 @@ def _poisson_binomial_pmf(probs_and_trials, n_max):
     return pmf
 
 
+#: (VECTOR_ABOVE, COMPOSE_ALL_ABOVE) that force the sparse kernel's two pass methods and
+#: two compositions: skipping with element-by-element composition, vectorised with whole rows
+SPARSE_METHODS = {"skipping": (math.inf, math.inf), "vectorised": (-1.0, -1.0)}
+
+
 @needs_numba
-def test_sparse_counts_follow_the_poisson_binomial_and_are_independent():
+@pytest.mark.parametrize("method", SPARSE_METHODS)
+def test_sparse_counts_follow_the_poisson_binomial_and_are_independent(monkeypatch, method):
     """The sparse kernel's count of element (i, j) is Σ_b Binomial(BL_b, p_bj q_bi) exactly: the
     histogram of T trials matches that pmf within K SE per value; the counts of two elements of
-    one row or one column are uncorrelated (|r| < K/√T). ρ = q p_max spans both branches of the
-    draw (binomial inversion below 1/4, one trial per column above), a column with p = 0 never
-    fires, and BL_b > 1 tests that one slot fires a column at most once. (Rows drawn from their
-    moments, ``dense_rows``, match only mean and variance: with them this test fails.)"""
+    one row or one column are uncorrelated (|r| < K/√T). For both pass methods (geometric
+    skipping with thinning, one vectorised trial per pair: three columns, so its odd last
+    column too); ρ = q p_max spans 0.003 to 0.9, a column with p = 0 never fires, and BL_b > 1
+    tests that one slot fires a column at most once."""
+    monkeypatch.setattr(fused_sparse, "VECTOR_ABOVE", SPARSE_METHODS[method][0])
+    monkeypatch.setattr(fused_sparse, "COMPOSE_ALL_ABOVE", SPARSE_METHODS[method][1])
     trials = 20_000
     p = torch.tensor([[0.9, 0.2, 0.0], [0.5, 0.05, 0.7], [1.0, 1.0, 0.3]], dtype=F64)
     q = torch.tensor([[0.1, 0.6], [0.3, 0.02], [0.15, 0.9]], dtype=F64)
@@ -474,7 +482,7 @@ def test_sparse_counts_follow_the_poisson_binomial_and_are_independent():
     w0 = torch.zeros(trials, 2, 3, dtype=F64)
     xs, ds = p.expand(trials, -1, -1), q.expand(trials, -1, -1)   # all positive: down pulses
     n = -fused_sparse.apply_sparse(w0, xs, ds, xs, ds, bl.expand(trials, -1, -1), devices,
-                                   (12345, 678), dense_rows=False)
+                                   (12345, 678))
     assert torch.equal(n, n.round()) and bool((n >= 0).all())
     assert bool((n[:, :, 2] <= 3 * 1 + 1).all())                  # p₀₂ = 0: only samples 1, 2
     for i in range(2):
@@ -491,11 +499,15 @@ def test_sparse_counts_follow_the_poisson_binomial_and_are_independent():
 
 
 @needs_numba
+@pytest.mark.parametrize("method", SPARSE_METHODS)
 @pytest.mark.parametrize("batch", [1, 6])
-def test_sparse_and_dense_kernels_agree_in_distribution(batch):
+def test_sparse_and_dense_kernels_agree_in_distribution(monkeypatch, batch, method):
     """The same update of a soft-bounds tile with device and cycle-to-cycle spread through the
-    sparse and the dense kernel: per element, mean and variance of w' over T trials agree within
-    K SE (the counts have the same mean and variance; their c2c noise is drawn alike)."""
+    sparse kernel (each pass method) and the dense kernel: per element, mean and variance of w'
+    over T trials agree within K SE (the counts have the same mean and variance; their c2c
+    noise is drawn alike)."""
+    monkeypatch.setattr(fused_sparse, "VECTOR_ABOVE", SPARSE_METHODS[method][0])
+    monkeypatch.setattr(fused_sparse, "COMPOSE_ALL_ABOVE", SPARSE_METHODS[method][1])
     trials, shape = 4000, (3, 4)
     x, d = _inputs(batch, *shape, seed=30 + batch)
     device = SoftBounds(dw_min=0.05, tau_min=-0.5, tau_max=0.7)
@@ -559,27 +571,59 @@ def test_numba_probabilities_match_pulse_probabilities():
         assert not fast_probabilities.probabilities(x, torch.rand(2, 4), 0.1, 1e-3, 31, 1.0)[3]
 
 
-@needs_numba
-@pytest.mark.parametrize("dtype", [torch.float32, F64])
-def test_dense_rows_of_the_sparse_kernel_are_the_dense_kernel(monkeypatch, dtype):
-    """With every row drawn densely, the sparse kernel sums each row's batch moments itself and
-    draws from them with the dense kernel's counters: on dyadic p, q and BL (every moment sum
-    exact in any order) it gives the dense kernel's numbers bit for bit."""
-    monkeypatch.setattr(fused_sparse, "DENSE_ROW_ABOVE", -1.0)
-    gen = torch.Generator().manual_seed(3)
-    shape, batch = (2, 5, 7), 4
+def _sparse_case(dtype, batch=5, shape=(2, 6, 9), seed=3):
+    """A replicated soft-bounds tile with spread, its weights and a batch (x, d, p, q, BL) that
+    fires a few pulses per element: lr 0.5 on Δw_min 0.01."""
+    gen = torch.Generator().manual_seed(seed)
     devices = DeviceArray.realise(SoftBounds(dw_min=0.01, tau_min=-0.5, tau_max=0.7), shape,
                                   VARIATION, gen, dtype=dtype)
-    w = (0.4 * torch.rand(shape, generator=gen, dtype=F64) - 0.2).to(dtype)
-    p = (torch.randint(0, 9, (2, batch, 7), generator=gen) / 8.0).to(dtype)
-    q = (torch.randint(0, 5, (2, batch, 5), generator=gen) / 16.0).to(dtype)
-    bl = torch.randint(0, 4, (2, batch, 1), generator=gen).to(dtype)
-    x = p * torch.sign(torch.randn(p.shape, generator=gen, dtype=dtype))
-    d = q * torch.sign(torch.randn(q.shape, generator=gen, dtype=dtype))
-    want = fused.apply_moments(w, torch.stack(batch_moments(x, d, p, q, bl)), devices, 77)
-    got = fused_sparse.apply_sparse(w.clone(), x, d, p, q, bl, devices, (77, 5))
+    w = devices.clip((0.4 * torch.rand(shape, generator=gen, dtype=F64) - 0.2).to(dtype))
+    x = torch.randn(shape[:1] + (batch, shape[2]), generator=gen, dtype=dtype)
+    d = 0.3 * torch.randn(shape[:1] + (batch, shape[1]), generator=gen, dtype=dtype)
+    x[:, 0] = 0.0                                   # an all-zero sample: no pass
+    p, q, bl = pulse_probabilities(x, d, 0.5, 0.01, 31, True, True, 1.0)
+    return devices, w, x, d, p, q, bl
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_sparse_compositions_give_the_same_numbers(monkeypatch, dtype):
+    """Whole-row (vectorised) and element-by-element composition of the same draw give the same
+    weights bit for bit, for either pass method: an element without pulses is left exactly as
+    it is, and both compose with the same arithmetic and noise counters."""
+    devices, w, x, d, p, q, bl = _sparse_case(dtype)
+    for vector_above in (math.inf, -1.0):
+        monkeypatch.setattr(fused_sparse, "VECTOR_ABOVE", vector_above)
+        out = []
+        for compose_all in (math.inf, -1.0):
+            monkeypatch.setattr(fused_sparse, "COMPOSE_ALL_ABOVE", compose_all)
+            out.append(fused_sparse.apply_sparse(w.clone(), x, d, p, q, bl, devices, (77, 5)))
+        assert not torch.equal(out[0], w)
+        assert torch.equal(out[0], out[1]), vector_above
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_fused_sparse_update_is_the_probabilities_then_the_kernel(dtype):
+    """update_sparse (probabilities and draw in one compiled call) gives the numbers of
+    fast_probabilities.probabilities followed by apply_sparse on the same keys; on a NaN or inf
+    in x or d it returns False and leaves w untouched."""
+    devices, w, x, d, _, _, _ = _sparse_case(dtype)
+    p, q, bl, finite, _ = fast_probabilities.probabilities(x, d, 0.5, 0.01, 31, 1.0)
+    assert finite and fused_sparse.fuses(w, x, d)
+    want = fused_sparse.apply_sparse(w.clone(), x, d, p, q, bl, devices, (41, 9))
+    got = w.clone()
+    assert fused_sparse.update_sparse(got, x, d, 0.5, 0.01, 31, 1.0, devices, (41, 9))
     assert not torch.equal(want, w)
     assert torch.equal(got, want)
+    for bad in (float("nan"), float("inf")):
+        for t in (x, d):
+            before = t[1, 2, 3].item()
+            t[1, 2, 3] = bad
+            kept = w.clone()
+            assert not fused_sparse.update_sparse(kept, x, d, 0.5, 0.01, 31, 1.0, devices, (41, 9))
+            assert torch.equal(kept, w)
+            t[1, 2, 3] = before
 
 
 @needs_numba

@@ -125,8 +125,12 @@ def test_multiprocess_run_gives_the_single_process_weights_exactly(update_kernel
             assert ta.keys() == tb.keys()
             for key in ta:
                 assert torch.equal(ta[key], tb[key]), key
-            # the runs trained: every tile weight moved from its initial value
-            assert all(not torch.equal(ta[k], t0[k]) for k in ta if k.endswith(".weight"))
+            # the runs trained: every analog layer's arrays moved from their initial values
+            # (Tiki-Taka's C may see no transfer pulse in so few steps; its A tile moves)
+            layers = {k.rsplit(".", 1)[0] for k in ta if k.endswith(".weight")}
+            assert all(any(not torch.equal(ta[k], t0[k]) for k in ta
+                           if k.startswith(f"{layer}.") and not k.endswith(".bias"))
+                       for layer in layers)
     assert multiprocessing.active_children() == []
 
 

@@ -35,6 +35,11 @@ def supports(x: Tensor, d: Tensor, lr, bl_management: bool, update_management: b
             and x.shape[:-1] == d.shape[:-1] and not x.requires_grad and not d.requires_grad)
 
 
+def cast_to(dtype: torch.dtype):
+    """The numpy scalar type of the kernel's arithmetic for tensors of ``dtype``."""
+    return np.float32 if dtype == torch.float32 else np.float64
+
+
 def probabilities(x: Tensor, d: Tensor, lr: float, dw_min: float, desired_bl: int,
                   um_grad_scale: float) -> tuple[Tensor, Tensor, Tensor, bool, float]:
     """(p, q, BL, finite, expected work of the sparse kernel) of ``pulse_probabilities(x, d, lr, dw_min,
@@ -44,7 +49,7 @@ def probabilities(x: Tensor, d: Tensor, lr: float, dw_min: float, desired_bl: in
     p = torch.empty_like(xs)
     q = torch.empty_like(ds)
     bl = torch.empty(xs.shape[:-1] + (1,), dtype=xs.dtype)
-    cast = np.float32 if xs.dtype == torch.float32 else np.float64
+    cast = cast_to(xs.dtype)
     finite, work = _kernel(
         xs.numpy().reshape(-1, xs.shape[-1]), ds.numpy().reshape(-1, ds.shape[-1]),
         cast(lr), cast(dw_min), cast(desired_bl), cast(um_grad_scale), cast(1.0),

@@ -210,10 +210,12 @@ class AnalogTile:
             delta = -per_replica(lr, x) * (d.transpose(-1, -2) @ x)
             self._expected(delta)
             return
-        p, q, bl, work = self._probabilities(x, d, lr, quick, sparse_ok and kernel == "auto"
-                                             and x.shape[-2] > ROWS_UP_TO)
-        if sparse_ok and (kernel == "sparse" or x.shape[-2] <= ROWS_UP_TO
-                          or SPARSE_BELOW * work <= self.conductance.numel()):
+        small = kernel == "sparse" or x.shape[-2] <= ROWS_UP_TO
+        if quick and small and sparse.fuses(self.conductance, x, d):
+            self._update_fused(x, d, lr)  # probabilities and draw in one compiled call
+            return
+        p, q, bl, work = self._probabilities(x, d, lr, quick, sparse_ok and not small)
+        if sparse_ok and (small or SPARSE_BELOW * work <= self.conductance.numel()):
             self._update_sparse(x, d, p, q, bl)
         elif numba:
             self._update_dense(x, d, p, q, bl)
@@ -259,9 +261,21 @@ class AnalogTile:
 
     def _update_sparse(self, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor) -> None:
         self._set_path(NUMBA_PATHS["sparse"])
-        keys = (fused.draw_key(self.generator), fused.draw_key(self.generator))
         self.conductance = sparse.apply_sparse(self.conductance, x, d, p, q, bl, self.devices,
-                                               keys, self._fused_cache)
+                                               self._sparse_keys(), self._fused_cache)
+
+    def _update_fused(self, x: Tensor, d: Tensor, lr: float) -> None:
+        self._set_path(NUMBA_PATHS["sparse"])
+        cfg = self.config.update
+        if not self.conductance.is_contiguous():
+            self.conductance = self.conductance.contiguous()
+        if not sparse.update_sparse(self.conductance, x, d, lr, self.devices.device.granularity,
+                                    cfg.desired_bl, cfg.um_grad_scale, self.devices,
+                                    self._sparse_keys(), self._fused_cache):
+            _check_finite("AnalogTile.update", x=x, d=d)
+
+    def _sparse_keys(self) -> tuple[int, int]:
+        return fused.draw_key(self.generator), fused.draw_key(self.generator)
 
     def _check_update(self, x: Tensor, d: Tensor, lr: float | Tensor, values: bool = True) -> None:
         out_size, in_size = self.shape[-2:]
