@@ -10,7 +10,14 @@ import math
 import pytest
 import torch
 
-from analogsgd.crossbar import AnalogTile, IOConfig, PeripheryConfig, TileConfig, analog_mvm
+from analogsgd.crossbar import (
+    AnalogTile,
+    IOConfig,
+    PeripheryConfig,
+    TileConfig,
+    analog_mvm,
+    fast_periphery,
+)
 from analogsgd.crossbar import periphery as periphery_module
 from analogsgd.crossbar.periphery import quantisation_step
 from analogsgd.devices import IdealDevice
@@ -184,15 +191,21 @@ def test_adc_without_bound_management_saturates_at_the_bound():
 
 
 def _count_read_rows(monkeypatch) -> list[int]:
-    """The rows (samples) of every read from now on, one entry per call of periphery._read."""
+    """The rows (samples) of every read from now on, one entry per call of periphery._read or
+    of the compiled first read (fast_periphery.first_read)."""
     sizes: list[int] = []
-    real_read = periphery_module._read
+    real_read, real_first = periphery_module._read, fast_periphery.first_read
 
     def counting_read(x, *args):
         sizes.append(x.shape[-2])
         return real_read(x, *args)
 
+    def counting_first(x, *args):
+        sizes.append(x.shape[-2])
+        return real_first(x, *args)
+
     monkeypatch.setattr(periphery_module, "_read", counting_read)
+    monkeypatch.setattr(fast_periphery, "first_read", counting_first)
     return sizes
 
 
@@ -349,6 +362,48 @@ def test_saturation_compares_in_the_read_dtype(saturation, reads, monkeypatch):
     y = analog_mvm(torch.ones(1, 1, dtype=f32), bound32.reshape(1, 1), io, gen())
     assert sizes == reads
     assert torch.equal(y, bound32.reshape(1, 1))
+
+
+@pytest.mark.skipif(not fast_periphery.fused.NUMBA_AVAILABLE, reason="numba not installed")
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_compiled_first_read_is_the_torch_read_bit_for_bit(dtype, monkeypatch):
+    """The compiled first read (fast_periphery) against the torch stages, same seed, over every
+    IOConfig switch (noise and bound management, saturation test, DAC and ADC bits, input,
+    weight and output noise, non-unit DAC range, a bound that saturates often), both
+    directions, batches of 1 and 5 with an all-zero row: equal bit for bit, re-reads of the
+    saturated samples included (asserted to happen); a NaN input takes the torch path."""
+    torch_read = fast_periphery.supports
+    g = gen(5)
+    reads = bound_managed = 0
+    grid = [(nm, bm, sat, bits, noises, bounds)
+            for nm in ("abs_max", "none") for bm in ("iterative", "none")
+            for sat in ("above", "full_scale") for bits in ((7, 9), (0, 0), (8, 6))
+            for noises in ((0.0, 0.0, 0.06), (0.05, 0.02, 0.1)) for bounds in ((1.0, 12.0), (0.7, 2.0))]
+    for nm, bm, sat, (inp_bits, out_bits), (inp_noise, w_noise, out_noise), (b_in, b_out) in grid:
+        io = IOConfig(noise_management=nm, bound_management=bm, saturation=sat, inp_bits=inp_bits,
+                      out_bits=out_bits, inp_noise=inp_noise, w_noise=w_noise, out_noise=out_noise,
+                      inp_bound=b_in, out_bound=b_out if out_bits else INF)
+        for batch in (1, 5):
+            x = torch.randn(batch, 30, generator=g, dtype=dtype)
+            if batch > 1:
+                x[1] = 0.0
+            w = torch.randn(20, 30, generator=g, dtype=dtype) * 0.4
+            for direction in ("forward", "backward"):
+                seed = int(torch.randint(0, 2**31, (1,), generator=g))
+                sizes = _count_read_rows(monkeypatch)
+                fast = analog_mvm(x, w, io, gen(seed), direction)
+                bound_managed += len(sizes) > 1
+                monkeypatch.setattr(fast_periphery, "supports", lambda *a: False)
+                slow = analog_mvm(x, w, io, gen(seed), direction)
+                monkeypatch.setattr(fast_periphery, "supports", torch_read)
+                assert fast.dtype == dtype and torch.equal(fast, slow), (io, batch, direction)
+                reads += 1
+    assert reads == len(grid) * 4 and bound_managed >= 20
+    x = torch.randn(3, 30, generator=g, dtype=dtype)
+    x[2, 4] = float("nan")
+    io = IOConfig()
+    assert fast_periphery.first_read(x, w.T, io, periphery_module._plan(io), gen(), True) is None
+    assert torch.isnan(analog_mvm(x, w, io, gen(1))[2]).all()
 
 
 def test_a_read_records_no_gradient_but_a_perfect_read_does():

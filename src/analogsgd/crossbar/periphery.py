@@ -33,6 +33,10 @@ resolution limit stops the default 7-bit DAC at r = 16 and an 8-bit DAC at r = 3
 
 ξ are independent standard normals drawn from the tile's generator with the dtype and device
 of ``x``; ``is_perfect`` reads exactly ``x @ Wᵀ`` and draws nothing.
+
+On the CPU with numba, the first read of a batch through one matrix runs its element-wise
+stages in two compiled passes around torch's product and draws (:mod:`.fast_periphery`), bit
+for bit the stages below; the re-reads of bound management stay here.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from torch import Tensor
 
 from ..config import NON_NEGATIVE, POSITIVE_INT, Config, InstanceOf, Interval, IsBool, OneOf, param
 from ..errors import ConfigError
+from . import fast_periphery
 
 BITS = Interval(0, 32, integer=True)
 BOUND = Interval(0.0, None, low_open=True, allow_inf=True)
@@ -343,14 +348,20 @@ def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, generator: torch.Generator,
             return analog_mvm(x, w, io, generator, direction)
     if x.dim() == 1:  # one sample without a batch dimension
         return analog_mvm(x.unsqueeze(0), w, io, generator, direction).squeeze(-2)
-    s, zero = noise_management_scale(x, io)
-    if direction == "forward" and io.inp_noise > 0.0:
-        zero = None                   # the all-zero rows keep their noisy read at s_b = 1
-    y, saturated = _read(x, s, wt, io, generator)
-    if zero is not None:
-        y.masked_fill_(zero, 0.0)     # s_b = 0: the de-normalised read is exactly 0
-        if saturated is not None:
-            saturated &= ~zero.squeeze(-1)
+    # the all-zero rows read exactly 0 (s_b = 0), but forward with σ_in > 0 keep their noisy
+    # read at s_b = 1
+    zero_rows = not (direction == "forward" and io.inp_noise > 0.0)
+    first = (fast_periphery.first_read(x, wt, io, _plan(io), generator, zero_rows)
+             if fast_periphery.supports(x, w) else None)
+    if first is not None:
+        y, s, saturated = first
+    else:
+        s, zero = noise_management_scale(x, io)
+        y, saturated = _read(x, s, wt, io, generator)
+        if zero is not None and zero_rows:
+            y.masked_fill_(zero, 0.0)
+            if saturated is not None:
+                saturated &= ~zero.squeeze(-1)
     if saturated is None:
         return y
     limit = _plan(io).limit

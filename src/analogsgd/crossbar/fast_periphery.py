@@ -1,0 +1,137 @@
+"""The first read of :func:`~analogsgd.crossbar.periphery.analog_mvm` in two compiled passes.
+
+A read through the periphery is about twenty small torch operations (noise management, DAC,
+ADC, saturation test, de-normalisation); at batch 1 to 10 their dispatch costs several times
+their arithmetic. :func:`first_read` does the element-wise stages in two numba passes around
+the two things torch keeps doing, the matrix product and the draws:
+
+1. ``pre_kernel``: stage 1 (s_b = max_j |x_bj| / b_in, 1 in place of 0, the all-zero rows
+   marked) and stages 2–3 (x / s, the DAC's rounding and clipping);
+2. torch: the input noise (σ_in > 0), x̂ Wᵀ, the weight noise (σ_w > 0) and the output noise
+   ξ, drawn from the tile's generator in the order and shapes of the torch path;
+3. ``post_kernel``: stage 6 (ỹ + σ_out ξ), the ADC's rounding, the per-sample saturation
+   flags, its clipping and stage 8 (times s_b, 0 for an all-zero row).
+
+Every float operation is the torch path's, in its order and type (IEEE division, rounding half
+to even, no fused multiply-add), so the read is bit for bit the torch path's; the tests compare
+them over every :class:`~analogsgd.crossbar.periphery.IOConfig` switch. The saturated samples'
+re-reads of iterative bound management stay in torch. Used for CPU float32/float64 reads of
+one matrix (x (B, in), w (out, in)) of finite inputs; everything else, and machines without
+numba, takes the torch path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import fused
+
+
+def supports(x: Tensor, w: Tensor) -> bool:
+    """True for a CPU float32/float64 read of a contiguous batch x (B, in) through one matrix
+    w (out, in) of x's dtype, with numba (x's layout decides the product's, which must be the
+    torch path's)."""
+    return (fused.NUMBA_AVAILABLE and x.dim() == 2 and w.dim() == 2 and x.dtype == w.dtype
+            and x.dtype in (torch.float32, torch.float64) and x.device.type == "cpu"
+            and w.device.type == "cpu" and x.is_contiguous())
+
+
+def first_read(x: Tensor, wt: Tensor, io, plan, generator: torch.Generator, zero_rows: bool):
+    """(y, s, saturated) of the first read of x through ``io`` (``plan``: its
+    :func:`~analogsgd.crossbar.periphery._plan`): y the de-normalised read (B, out), s the
+    noise-management scales (B, 1) (1.0 for 'none'), saturated the per-sample flags (B,) or None
+    when no sample saturated or bound management is off; ``zero_rows``: an all-zero row reads
+    exactly 0 (under noise management; without it s_b = 1 and such a row reads its noise).
+    None, having drawn nothing, when x is not finite (the torch path then runs)."""
+    batch = x.shape[0]
+    cast = np.float32 if x.dtype == torch.float32 else np.float64
+    f = plan.factors
+    managed = io.noise_management != "none"
+    xs = torch.empty_like(x)
+    s = torch.empty((batch, 1), dtype=x.dtype)
+    zero = np.zeros(batch, dtype=np.bool_)
+    if not _pre_kernel(fused._np(x), xs.numpy(), s.numpy().reshape(-1), zero, managed,
+                       cast(f.inp_bound), cast(f.inp_step), cast(io.inp_bound),
+                       io.inp_bits > 0, io.inp_bound != 1.0, cast(1.0)):
+        return None
+    if io.inp_noise > 0.0:
+        xs.add_(_randn(xs, generator).mul_(f.inp_noise))
+    y = xs @ wt
+    if io.w_noise > 0.0:
+        norm = torch.linalg.vector_norm(xs, dim=-1, keepdim=True).mul_(f.w_noise)
+        y.add_(_randn(y, generator).mul_(norm))
+    noise = _randn(y, generator) if io.out_noise > 0.0 else y
+    flags = np.zeros(batch, dtype=np.bool_)
+    any_saturated = _post_kernel(
+        y.numpy(), noise.numpy(), io.out_noise > 0.0, cast(f.out_noise), io.out_bits > 0,
+        cast(f.out_step), plan.bounded, cast(io.out_bound), plan.full_scale,
+        managed, s.numpy().reshape(-1), zero_rows and managed, zero, flags)
+    saturated = torch.from_numpy(flags) if plan.iterative and any_saturated else None
+    return y, (s if managed else 1.0), saturated
+
+
+def _randn(like: Tensor, generator: torch.Generator) -> Tensor:
+    return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)
+
+
+if fused.NUMBA_AVAILABLE:
+    import numba
+
+    njit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+    @njit
+    def pre_kernel(x, xs, s, zero, managed, inp_bound, inp_step, bound, quantised, divide, one):
+        # stages 1–3; False (nothing written that matters) when x is not finite. Every
+        # constant has x's type (``one``): a Python literal would promote float32 to float64
+        batch, width = x.shape
+        for b in range(batch):
+            top = one - one
+            for j in range(width):
+                v = abs(x[b, j])
+                if not np.isfinite(v):
+                    return False
+                top = max(top, v)
+            scale = top / inp_bound if divide else top
+            zero[b] = scale == 0
+            scale = scale if scale != 0 else one
+            s[b] = scale
+            for j in range(width):
+                v = x[b, j] / scale if managed else x[b, j]
+                if quantised:
+                    v = np.rint(v / inp_step) * inp_step
+                xs[b, j] = min(max(v, -bound), bound)
+        return True
+
+    @njit
+    def post_kernel(y, noise, noisy, sigma, quantised, step, bounded, bound, full_scale,
+                    scaled, s, zero_rows, zero, flags):
+        # stages 6–8 in place; flags[b]: sample b saturated (an all-zero row never does);
+        # returns whether any did
+        batch, width = y.shape
+        any_saturated = False
+        for b in range(batch):
+            hit = False
+            is_zero = zero_rows and zero[b]
+            for j in range(width):
+                v = y[b, j]
+                if noisy:
+                    v = v + noise[b, j] * sigma
+                if quantised:
+                    v = np.rint(v / step) * step
+                if bounded:
+                    a = abs(v)
+                    hit |= (a >= bound) if full_scale else (a > bound)
+                    v = min(max(v, -bound), bound)
+                if scaled:
+                    v = v * s[b]
+                if is_zero:  # masked_fill's +0
+                    y[b, j] = 0
+                else:
+                    y[b, j] = v
+            flags[b] = hit and not is_zero
+            any_saturated |= flags[b]
+        return any_saturated
+
+    _pre_kernel, _post_kernel = pre_kernel, post_kernel
