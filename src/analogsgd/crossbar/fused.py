@@ -109,11 +109,27 @@ _INV16 = 1.0 / 65536.0
 _SQRT3 = math.sqrt(3.0)
 
 
+#: kernel_form of the devices asked lately, by id (with the device, so that a reused id is
+#: told apart): a device is a frozen dataclass, its form cannot change; about 1.5 µs saved a call
+_FORMS: dict[int, tuple[AbstractDevice, int | None]] = {}
+
+
 def kernel_form(device: AbstractDevice) -> int | None:
     """:data:`LINEAR_STEP` or :data:`CONSTANT_STEP` for a device with closed-form composition
     constants (asked of the device at its nominal step and bounds), :data:`POWER_STEP` or
     :data:`EXP_STEP` for one that states its one-pulse response
     (:meth:`~analogsgd.devices.base.AbstractDevice.step_kernel_constants`), None otherwise."""
+    known = _FORMS.get(id(device))
+    if known is not None and known[0] is device:
+        return known[1]
+    if len(_FORMS) > 256:
+        _FORMS.clear()
+    form = _kernel_form(device)
+    _FORMS[id(device)] = (device, form)
+    return form
+
+
+def _kernel_form(device: AbstractDevice) -> int | None:
     constants = device.linear_step_constants(device.dw_min, device.dw_min, device.tau_min, device.tau_max)
     if constants is not None:
         return LINEAR_STEP if constants.relative else CONSTANT_STEP
@@ -125,20 +141,40 @@ def supports(devices: DeviceArray, *tensors: Tensor) -> bool:
     """True when numba imports, the device states closed-form composition constants
     (:func:`kernel_form`), the d2d tensors have the conductance's shape (the first of
     ``tensors``) and all tensors are CPU floats."""
+    if not supports_devices(devices):
+        return False
+    if tensors and tensors[0].shape != devices.gain_up.shape:  # the first is the conductance
+        return False
+    return cpu_floats(*tensors)
+
+
+def supports_devices(devices: DeviceArray) -> bool:
+    """The part of :func:`supports` that depends on the device arrays alone."""
     if not NUMBA_AVAILABLE or kernel_form(devices.device) is None:
         return False
     shape = devices.gain_up.shape
-    if any(t.shape != shape for t in (devices.gain_down, devices.tau_min, devices.tau_max)):
-        return False
-    if tensors and tensors[0].shape != shape:  # the first tensor is the conductance
-        return False
-    return all(t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
-               and not t.requires_grad for t in tensors)
+    return devices.gain_down.shape == devices.tau_min.shape == devices.tau_max.shape == shape
+
+
+_FLOATS = (torch.float32, torch.float64)
+
+
+def cpu_floats(*tensors: Tensor) -> bool:
+    """Whether every tensor is a CPU float32/float64 tensor that requires no gradient."""
+    for t in tensors:
+        if t.device.type != "cpu" or t.dtype not in _FLOATS or t.requires_grad:
+            return False
+    return True
 
 
 def draw_key(generator: torch.Generator) -> int:
     """One 63-bit key from the tile's generator: the seed of one update's counter-based draws."""
     return int(torch.empty(1, dtype=torch.int64).random_(generator=generator).item())
+
+
+def draw_keys(generator: torch.Generator, n: int) -> list[int]:
+    """n keys in one draw: the numbers of n calls of :func:`draw_key`, in order."""
+    return torch.empty(n, dtype=torch.int64).random_(generator=generator).tolist()
 
 
 # -- per-device constants, cached per tile -----------------------------------------------------

@@ -95,17 +95,29 @@ def expected_work(p: Tensor, q: Tensor, bl: Tensor) -> float:
 
 
 def _arguments(w: Tensor, devices: DeviceArray, keys: tuple[int, int], cache: dict | None):
-    """(w as a contiguous tensor updated in place, the kernel's device arguments)."""
+    """(w as a contiguous tensor updated in place, its flat numpy view, the kernel's arguments
+    after the batch). What depends only on the tile's arrays is cached beside the device
+    constants it comes from (and the conductance tensor whose view it holds): at batch 1 the
+    Python around the kernel costs more than the kernel."""
     consts = fused.device_constants(devices, w.dtype, cache)
-    out = w.detach()
-    if not out.is_contiguous():
-        out = out.contiguous()
+    known = None if cache is None else cache.get("arguments")
+    if known is not None and known[0] is consts and known[1] is w:
+        out, view, head, tail = known[2]
+    else:
+        out = w.detach()
+        if not out.is_contiguous():
+            out = out.contiguous()
+        in_size = w.shape[-1]
+        head = (_layout(consts, "rows", in_size, cache), _layout(consts, "elements", in_size, cache),
+                float(devices.dw_min_c2c))
+        tail = (fused.kernel_form(devices.device), bool(devices.device.hard_bounds),
+                fused._CONSTANTS[w.dtype])
+        view = fused._np(out).reshape(-1)
+        if cache is not None and w.is_contiguous():   # (a copy is no view of w to keep)
+            cache["arguments"] = (consts, w, (out, view, head, tail))
     in_size = w.shape[-1]
-    return out, (_layout(consts, "rows", in_size, cache), _layout(consts, "elements", in_size, cache),
-                 float(devices.dw_min_c2c), np.uint64(keys[0]), np.uint64(keys[1]),
-                 fused.kernel_form(devices.device), bool(devices.device.hard_bounds),
-                 fused._CONSTANTS[w.dtype], float(VECTOR_ABOVE * in_size),
-                 float(COMPOSE_ALL_ABOVE * in_size))
+    return out, view, head + (np.uint64(keys[0]), np.uint64(keys[1])) + tail + (
+        float(VECTOR_ABOVE * in_size), float(COMPOSE_ALL_ABOVE * in_size))
 
 
 def apply_sparse(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,
@@ -116,7 +128,7 @@ def apply_sparse(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tens
 
     A contiguous ``w`` is updated in place (its version counter advanced, as a torch in-place
     operation does) and returned: a copy would cost more than the update at batch 1."""
-    out, args = _arguments(w, devices, keys, cache)
+    out, view, args = _arguments(w, devices, keys, cache)
     out_size, in_size = w.shape[-2], w.shape[-1]
     lead = tuple(w.shape[:-2])
     batch = x.shape[-2]
@@ -130,10 +142,10 @@ def apply_sparse(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tens
             t = t.expand(lead + (batch, width))
         return fused._np(t).reshape(-1, batch, width)
 
-    _sparse_kernel(fused._np(out).reshape(-1), rows(p, in_size), rows(x, in_size),
+    _sparse_kernel(view, rows(p, in_size), rows(x, in_size),
                    rows(q, out_size), rows(d, out_size), rows(bl, 1).reshape(-1, batch), *args)
     torch.autograd.graph.increment_version(out)
-    return out
+    return w if w.is_contiguous() else out
 
 
 def fuses(w: Tensor, x: Tensor, d: Tensor) -> bool:
@@ -149,13 +161,12 @@ def update_sparse(w: Tensor, x: Tensor, d: Tensor, lr: float, dw_min: float, des
     """The probabilities of :func:`~analogsgd.crossbar.fast_probabilities.probabilities` and
     :func:`apply_sparse` in one compiled call, ``w`` updated in place; False (``w`` untouched)
     when x or d is not finite. Requires :func:`fuses` (x, d, w)."""
-    out, args = _arguments(w, devices, keys, cache)
+    out, view, args = _arguments(w, devices, keys, cache)
     in_size, out_size, batch = w.shape[-1], w.shape[-2], x.shape[-2]
-    xs, ds = fused._np(x), fused._np(d)
     cast = fast_probabilities.cast_to(w.dtype)
-    finite = _fused_kernel(xs.reshape(-1, batch, in_size), ds.reshape(-1, batch, out_size),
-                           cast(lr), cast(dw_min), cast(desired_bl), cast(um_grad_scale),
-                           cast(1.0), fused._np(out).reshape(-1), *args)
+    finite = _fused_kernel(fused._np(x).reshape(-1, batch, in_size),
+                           fused._np(d).reshape(-1, batch, out_size), cast(lr), cast(dw_min),
+                           cast(desired_bl), cast(um_grad_scale), cast(1.0), view, *args)
     if finite:
         torch.autograd.graph.increment_version(out)
     return bool(finite)
