@@ -70,9 +70,11 @@ def auto_kernel(kind: str | None = None) -> str:
 #: the sparse kernel's work cost about 60 ns and an element of the dense kernel (with its
 #: moment products) about 15 ns, so 8 keeps the sparse kernel where it is about 2× faster
 SPARSE_BELOW = 8
-#: up to this batch size 'auto' takes the sparse kernel whatever the work: it draws the rows with
-#: many candidates from their batch moments itself (rank B, without the four moment matrices)
-ROWS_UP_TO = 32
+#: up to this batch size 'auto' takes the sparse kernel whatever the work: its vectorised passes
+#: bound the cost of a dense row (timed on the 784×256 layer of benchmarks/bench_networks.py, one
+#: update with every row active: sparse 1.5 / 1.7 / 2.2 / 3.7 ms, dense 2.9 / 3.0 / 3.0 / 3.2 ms
+#: at batch 8 / 10 / 16 / 32)
+ROWS_UP_TO = 16
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class UpdateConfig(Config):
                             POSITIVE_INT)
     kernel: str = param("auto", "pulsed 'moments' update: 'auto' (numba when it imports and the "
                         "device family has a kernel, else torch; for the closed-form families "
-                        "the sparse kernel up to batch 32 or when the batch has few "
+                        "the sparse kernel up to batch 16 or when the batch has few "
                         "coincidences, else the dense one), 'sparse' (closed-form families; the "
                         "others take 'dense'), 'dense' (one draw per element from the batch "
                         "moments, the only fused kernel of earlier versions: their numbers) or "
@@ -155,6 +157,7 @@ class AnalogTile:
         self.last_update_path: str | None = None
         self._fused_cache: dict = {}
         self._zero_reference: tuple | None = None
+        self._kernels_known: tuple | None = None
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -200,8 +203,8 @@ class AnalogTile:
         cfg = self.config.update
         kernel = cfg.kernel if cfg.kernel != "auto" else _AUTO_KERNEL[0]
         numba = (cfg.mode == "pulsed" and cfg.counting == "moments" and kernel != "torch"
-                 and fused.supports(self.devices, self.conductance, x, d))
-        sparse_ok = numba and kernel != "dense" and sparse.supports(self.devices)
+                 and self._kernels()[0] and fused.cpu_floats(self.conductance, x, d))
+        sparse_ok = numba and kernel != "dense" and self._kernels()[1]
         quick = sparse_ok and fast_probabilities.supports(x, d, lr, cfg.bl_management,
                                                      cfg.update_management, cfg.um_clip)
         if not quick:  # the numba pass checks the values itself
@@ -224,6 +227,20 @@ class AnalogTile:
             counts = COUNTING[cfg.counting](x, d, p, q, bl, self.generator)
             self.conductance = self.devices.apply_pulses(self.conductance, counts.n_up,
                                                          counts.n_down, self.generator)
+
+    def _kernels(self) -> tuple[bool, bool]:
+        """(the numba kernels apply to the device arrays and the conductance: fused.supports,
+        the sparse one does: sparse.supports), cached while the device arrays and the
+        conductance's shape stay the same (each check costs a few µs an update)."""
+        d = self.devices
+        key = (d, d.device, d.gain_up, d.gain_down, d.tau_min, d.tau_max)
+        known = self._kernels_known
+        if (known is None or known[1] != self.conductance.shape
+                or any(a is not b for a, b in zip(known[0], key, strict=True))):
+            ok = (fused.supports_devices(d) and self.conductance.shape == d.gain_up.shape)
+            known = self._kernels_known = (key, self.conductance.shape,
+                                           (ok, ok and sparse.supports(d)))
+        return known[2]
 
     def _probabilities(self, x: Tensor, d: Tensor, lr, quick: bool, want_work: bool):
         """(p, q, BL, the sparse kernel's expected work or 0 when not wanted): from the numba
@@ -274,8 +291,8 @@ class AnalogTile:
                                     self._sparse_keys(), self._fused_cache):
             _check_finite("AnalogTile.update", x=x, d=d)
 
-    def _sparse_keys(self) -> tuple[int, int]:
-        return fused.draw_key(self.generator), fused.draw_key(self.generator)
+    def _sparse_keys(self) -> list[int]:
+        return fused.draw_keys(self.generator, 2)  # the numbers of two draw_key calls
 
     def _check_update(self, x: Tensor, d: Tensor, lr: float | Tensor, values: bool = True) -> None:
         out_size, in_size = self.shape[-2:]
@@ -357,6 +374,7 @@ class AnalogTile:
         self.conductance = fn(self.conductance)
         self._fused_cache = {}
         self._zero_reference = None
+        self._kernels_known = None
         target = self.conductance.device
         if torch.device(self.generator.device).type != target.type:
             seed = int(torch.randint(0, 2**62, (1,), generator=self.generator,
