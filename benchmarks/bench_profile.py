@@ -19,7 +19,8 @@ ADC, noise, noise and bound management), the rest of the step (autograd, loss, a
 own Python (``AnalogTile.update``: path choice, key draw, buffers), the argument checks
 (``AnalogTile._check_update``), ``pulse_probabilities`` (torch) or ``fast_probabilities.probabilities`` (numba),
 ``batch_moments``, the numba kernels (dense: ``fused.apply_moments``, ``fused.apply_outer``;
-sparse: ``sparse.apply_sparse``), the torch update (``DeviceArray.apply_pulses``)
+sparse: ``sparse.apply_sparse``, or ``sparse.update_sparse`` with the probabilities in the same
+compiled call), the torch update (``DeviceArray.apply_pulses``)
 and the rule's ``transfer``.
 
 Per rule and batch: ``--warmup`` steps, then ``--rounds`` rounds that each run a block of
@@ -75,6 +76,8 @@ STAGES = (
     ("apply_outer", "fused.apply_outer (dense kernel, one-hot rows)",
      "analogsgd.crossbar.fused:apply_outer"),
     ("apply_sparse", "sparse.apply_sparse (sparse kernel)", "analogsgd.crossbar.sparse:apply_sparse"),
+    ("update_sparse", "sparse.update_sparse (probabilities + sparse kernel)",
+     "analogsgd.crossbar.sparse:update_sparse"),
     ("apply_pulses", "DeviceArray.apply_pulses (torch)",
      "analogsgd.devices.variation:DeviceArray.apply_pulses"),
     ("transfer", "transfer, own Python (rule.transfer)", "rule:transfer"),
