@@ -292,3 +292,34 @@ def test_a_steps_transfers_in_runs_equal_one_column_transfers_in_sequence(kind):
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-12, msg=name)
     assert runs.chopper.passes == seq.chopper.passes == 7
     assert bool((runs.chopper.c_in < 0).any())                  # the flips did happen
+
+
+# -- the column read -----------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(12, 9), (3, 12, 9)])
+def test_column_read_of_the_named_columns_is_the_full_read(shape):
+    """read_columns given the columns (only those columns of W read) gives the numbers of the
+    read through the whole matrix, bit for bit and with the same draws, on a zero-shifted tile
+    (non-zero reference) and replicas, for a perfect read, aihwkit's default and the transfer
+    periphery, a bound that saturates (re-reads), weight noise; with input noise (which the
+    full read draws for every input) it reads the whole matrix."""
+    from analogsgd.crossbar import IOConfig
+    from analogsgd.devices import DeviceVariation, SoftBounds
+    from analogsgd.optim.transfer import one_hot, read_columns
+
+    variation = DeviceVariation(zero_shift=True, tau_max_d2d=0.3, up_down_d2d=0.1)
+    peripheries = (IOConfig(is_perfect=True), IOConfig(),
+                   IOConfig(noise_management="none", bound_management="none"),
+                   IOConfig(out_bound=0.3), IOConfig(w_noise=0.02), IOConfig(inp_noise=0.1))
+    g = torch.Generator().manual_seed(3)
+    for periphery in peripheries:
+        for columns in (torch.tensor([3]), torch.tensor([7, 8, 0]), torch.arange(9)):
+            tile = AnalogTile(shape, TileConfig(device=SoftBounds(), variation=variation), 5)
+            tile.set_weight(torch.rand(shape, generator=g) - 0.5)
+            assert not tile._reference_is_zero()
+            eye = one_hot(tile, columns)
+            state = tile.generator.get_state()
+            full = read_columns(tile, eye, periphery)
+            after = tile.generator.get_state()
+            tile.generator.set_state(state)
+            assert torch.equal(read_columns(tile, eye, periphery, columns), full), (periphery, columns)
+            assert torch.equal(tile.generator.get_state(), after)  # the same draws

@@ -173,11 +173,25 @@ class AnalogTile:
     def _read(self) -> Tensor:
         """The weight for a read (not to be modified): the conductance itself when the reference
         is zero, which saves a full pass per forward and backward."""
+        if self._reference_is_zero():
+            return self.conductance
+        return self.conductance - self.devices.reference
+
+    def _reference_is_zero(self) -> bool:
+        """Whether the reference is all zero (looked at again only when it changed)."""
         ref = self.devices.reference
         known = self._zero_reference
         if known is None or known[0] is not ref or known[1] != ref._version:
             self._zero_reference = (ref, ref._version, not bool(ref.any()))
-        return self.conductance if self._zero_reference[2] else self.conductance - ref
+        return self._zero_reference[2]
+
+    def read_columns(self, columns: Tensor) -> Tensor:
+        """W[..., :, columns] (out_size × len(columns)): those columns of :attr:`weight`, the
+        same numbers, without a pass over the whole array."""
+        g = self.conductance.index_select(-1, columns)
+        if self._reference_is_zero():
+            return g
+        return g - self.devices.reference.index_select(-1, columns)
 
     def forward(self, x: Tensor) -> Tensor:
         """y = x Wᵀ read through the forward periphery (:mod:`~analogsgd.crossbar.periphery`)."""

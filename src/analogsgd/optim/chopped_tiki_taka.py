@@ -220,7 +220,7 @@ class ChoppedTransferRule(BufferedTransferRule):
         pulses onto C (when :meth:`_writes`), then let the chopper flip."""
         rate = self.config.buffer_rate(rate)
         eye = one_hot(self.fast, columns)
-        z = read_columns(self.fast, eye, self.io)
+        z = read_columns(self.fast, eye, self.io, columns)
         n = self._accumulate(columns, z, per_replica(rate, z) / self.granularity)
         if self._writes():
             self._write(eye, n)

@@ -335,8 +335,10 @@ class ResidualLearning(LearningRule):
         """Read the next column(s) of tile ``source`` through its transfer periphery and write
         them onto tile ``dest``: W⁽ᵈᵉˢᵗ⁾ ← W⁽ᵈᵉˢᵗ⁾ + rate · W⁽ˢᵒᵘʳᶜᵉ⁾[:, j] e_jᵀ."""
         src = self._tiles[source]
-        eye = one_hot(src, cursor.take(src.shape[-1]))
-        write_columns(self._tiles[dest], eye, read_columns(src, eye, self.ios[source]), rate)
+        columns = cursor.take(src.shape[-1])
+        eye = one_hot(src, columns)
+        write_columns(self._tiles[dest], eye, read_columns(src, eye, self.ios[source], columns),
+                      rate)
 
     def end_epoch(self, loss: float) -> None:
         """Feed the epoch's training loss to the warm start's plateau test."""

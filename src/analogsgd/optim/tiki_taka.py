@@ -182,5 +182,6 @@ class TikiTaka(TransferRule):
         """Read column(s) of A through the transfer periphery and write them onto C:
         C ← C + α A[:, j] e_jᵀ (the update with x = e_j, d = −A[:, j])."""
         rate = self.transfer_lr if rate is None else rate
-        eye = one_hot(self.fast, self.cursor.take(self.fast.shape[-1]))
-        write_columns(self.slow, eye, read_columns(self.fast, eye, self.io), rate)
+        columns = self.cursor.take(self.fast.shape[-1])
+        eye = one_hot(self.fast, columns)
+        write_columns(self.slow, eye, read_columns(self.fast, eye, self.io, columns), rate)

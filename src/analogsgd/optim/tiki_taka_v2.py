@@ -143,6 +143,6 @@ class TikiTakaV2(BufferedTransferRule):
         rate = self.config.buffer_rate(self.transfer_lr if rate is None else rate)
         columns = self.cursor.take(self.fast.shape[-1])
         eye = one_hot(self.fast, columns)
-        z = read_columns(self.fast, eye, self.io)
+        z = read_columns(self.fast, eye, self.io, columns)
         n = self.buffer.accumulate(columns, per_replica(rate, z) * z)
         self._write(eye, n)

@@ -102,10 +102,18 @@ def one_hot(tile: AnalogTile, columns: Tensor) -> Tensor:
     return eye
 
 
-def read_columns(source: AnalogTile, eye: Tensor, io: IOConfig) -> Tensor:
+def read_columns(source: AnalogTile, eye: Tensor, io: IOConfig, columns: Tensor | None = None) -> Tensor:
     """z = W e_i for the one-hot rows ``eye``: (..., n_columns, out_size), read through ``io``
-    with the source tile's generator."""
-    return analog_mvm(eye, source._read(), io, source.generator)
+    with the source tile's generator.
+
+    Given ``columns`` (the one-hot positions of eye's rows, as from :func:`one_hot`) and a read
+    without input noise, only those columns of W are read, with eye's rows cut to them: the
+    same numbers (each output is the one product x̂_i W_ji plus exact zeros, the noise and
+    bound management see the same rows and draw the same shapes) without a pass over W."""
+    if columns is None or io.inp_noise > 0.0:
+        return analog_mvm(eye, source._read(), io, source.generator)
+    return analog_mvm(eye.index_select(-1, columns), source.read_columns(columns), io,
+                      source.generator)
 
 
 def write_columns(dest: AnalogTile, eye: Tensor, values: Tensor, lr) -> None:
