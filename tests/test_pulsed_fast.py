@@ -571,27 +571,38 @@ def test_numba_probabilities_match_pulse_probabilities():
         assert not fast_probabilities.probabilities(x, torch.rand(2, 4), 0.1, 1e-3, 31, 1.0)[3]
 
 
-def _sparse_case(dtype, batch=5, shape=(2, 6, 9), seed=3):
+def _sparse_case(dtype, batch=5, shape=(2, 6, 9), seed=3, lr=0.5, dw_min=0.01):
     """A replicated soft-bounds tile with spread, its weights and a batch (x, d, p, q, BL) that
-    fires a few pulses per element: lr 0.5 on Δw_min 0.01."""
+    fires a few pulses per element at lr 0.5 on Δw_min 0.01."""
     gen = torch.Generator().manual_seed(seed)
-    devices = DeviceArray.realise(SoftBounds(dw_min=0.01, tau_min=-0.5, tau_max=0.7), shape,
+    devices = DeviceArray.realise(SoftBounds(dw_min=dw_min, tau_min=-0.5, tau_max=0.7), shape,
                                   VARIATION, gen, dtype=dtype)
     w = devices.clip((0.4 * torch.rand(shape, generator=gen, dtype=F64) - 0.2).to(dtype))
     x = torch.randn(shape[:1] + (batch, shape[2]), generator=gen, dtype=dtype)
     d = 0.3 * torch.randn(shape[:1] + (batch, shape[1]), generator=gen, dtype=dtype)
     x[:, 0] = 0.0                                   # an all-zero sample: no pass
-    p, q, bl = pulse_probabilities(x, d, 0.5, 0.01, 31, True, True, 1.0)
+    p, q, bl = pulse_probabilities(x, d, lr, dw_min, 31, True, True, 1.0)
     return devices, w, x, d, p, q, bl
 
 
 @needs_numba
+@pytest.mark.parametrize("small", [True, False])
 @pytest.mark.parametrize("dtype", [torch.float32, F64])
-def test_sparse_compositions_give_the_same_numbers(monkeypatch, dtype):
+def test_sparse_compositions_give_the_same_numbers(monkeypatch, dtype, small):
     """Whole-row (vectorised) and element-by-element composition of the same draw give the same
     weights bit for bit, for either pass method: an element without pulses is left exactly as
-    it is, and both compose with the same arithmetic and noise counters."""
-    devices, w, x, d, p, q, bl = _sparse_case(dtype)
+    it is, and both compose with the same arithmetic and noise counters. ``small``: Δw_min 1e-3
+    at lr 3e-4 (BL 1, at most 5 pulses an element), where every row takes the whole-row loop
+    without exp_neg's range reduction (counts × L± < SMALL_DECAY); else lr 0.5 on Δw_min 0.01,
+    whose mean counts alone put rows far above it."""
+    lr, dw_min = (3e-4, 1e-3) if small else (0.5, 0.01)
+    devices, w, x, d, p, q, bl = _sparse_case(dtype, lr=lr, dw_min=dw_min)
+    l_max = float(fused.device_constants(devices, dtype)[2:4].max())
+    if small:
+        assert float(bl.sum(-2).max()) * l_max < fused.SMALL_DECAY
+    else:
+        mean_counts = (bl.unsqueeze(-1) * q.unsqueeze(-1) * p.unsqueeze(-2)).sum(-3)
+        assert float(mean_counts.max()) * l_max > 10 * fused.SMALL_DECAY
     for vector_above in (math.inf, -1.0):
         monkeypatch.setattr(fused_sparse, "VECTOR_ABOVE", vector_above)
         out = []

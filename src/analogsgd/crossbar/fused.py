@@ -516,12 +516,23 @@ if NUMBA_AVAILABLE:
 
     @inline
     def element(w, n_up, n_down, a_up, a_down, l_up, l_down, lo, hi, c2c, zc, family, clip, k):
+        return element_of(w, n_up, n_down, a_up, a_down, l_up, l_down, lo, hi, c2c, zc,
+                          family, clip, k, False)
+
+    #: exp_neg(t) is exp_poly(−t) exactly below this t (its k = ⌊t log₂e + ½⌋ is 0 there)
+    SMALL_DECAY = 0.34
+
+    @inline
+    def element_of(w, n_up, n_down, a_up, a_down, l_up, l_down, lo, hi, c2c, zc, family, clip,
+                   k, small):
+        # ``small``: every total decay rate t of the loop is below SMALL_DECAY, where exp_neg's
+        # range reduction is the identity: the same numbers without it (a loop-invariant flag)
         if family == 0:  # linear step: exact composition (compose_linear_step), 0 pulses → w
             r_up = n_up * l_up
             r_down = n_down * l_down
             total = r_up + r_down
             w_eq = (r_up * hi + r_down * lo) / max(total, k[10])
-            new = w_eq + (w - w_eq) * exp_neg(total, k)
+            new = w_eq + (w - w_eq) * (exp_poly(-total, k) if small else exp_neg(total, k))
             s_up = a_up * (hi - new)       # c2c steps at the composed weight (apply_pulses)
             s_down = a_down * (new - lo)
         else:  # constant step (compose_constant_step)

@@ -109,7 +109,7 @@ def _arguments(w: Tensor, devices: DeviceArray, keys: tuple[int, int], cache: di
             out = out.contiguous()
         in_size = w.shape[-1]
         head = (_layout(consts, "rows", in_size, cache), _layout(consts, "elements", in_size, cache),
-                float(devices.dw_min_c2c))
+                float(devices.dw_min_c2c), float(consts[2:4].max()) if consts.numel() else 0.0)
         tail = (fused.kernel_form(devices.device), bool(devices.device.hard_bounds),
                 fused._CONSTANTS[w.dtype])
         view = fused._np(out).reshape(-1)
@@ -190,7 +190,17 @@ def _layout(consts: Tensor, kind: str, in_size: int, cache: dict | None) -> np.n
 if fused.NUMBA_AVAILABLE:
     import numba
 
-    from .fused import _GAMMA, active, as_like, element, inline, irwin_hall, mix, unpack
+    from .fused import (
+        _GAMMA,
+        SMALL_DECAY,
+        active,
+        as_like,
+        element_of,
+        inline,
+        irwin_hall,
+        mix,
+        unpack,
+    )
 
     _S8, _S32, _S40 = np.uint64(8), np.uint64(32), np.uint64(40)
     _LOW24 = np.uint64(0xFFFFFF)
@@ -269,22 +279,33 @@ if fused.NUMBA_AVAILABLE:
 
     @inline
     def compose(we, e, code, a_up, a_down, l_up, l_down, lo, hi, c2c, key_noise, family,
-                clip, k):
+                clip, k, small=False):
         n_up = as_like(code & np.int64(0xFFFFFFFF), k[1])
         n_down = as_like(code >> np.int64(32), k[1])
         zc = irwin_hall(mix(key_noise + np.uint64(e + 1) * _GAMMA), k)
-        return element(we, n_up, n_down, a_up, a_down, l_up, l_down, lo, hi, c2c, zc, family,
-                       clip, k)
+        return element_of(we, n_up, n_down, a_up, a_down, l_up, l_down, lo, hi, c2c, zc,
+                          family, clip, k, small)
 
     @njit
-    def compose_row(w_row, row, counts, dev_row, c2c, key_noise, family, clip, k):
+    def compose_row(w_row, row, counts, dev_row, c2c, l_max, key_noise, family, clip, k):
         # every element of the row (w_row: the row's span of w, starting at flat element
         # ``row``), vectorised (no pulses: w exactly); counts reset. (Indexing w itself at
         # row + j, which numba cannot prove non-negative, would keep LLVM from vectorising.)
+        # Where the row's largest count times the tile's largest L± stays below SMALL_DECAY the
+        # loop skips exp_neg's range reduction (the same numbers; 2.9 → 2.3 ns an element)
+        top = 0
         for j in range(counts.size):
-            w_row[j] = compose(w_row[j], row + j, counts[j], dev_row[0, j], dev_row[1, j],
-                               dev_row[2, j], dev_row[3, j], dev_row[4, j], dev_row[5, j], c2c,
-                               key_noise, family, clip, k)
+            top = max(top, (counts[j] & np.int64(0xFFFFFFFF)) + (counts[j] >> np.int64(32)))
+        if top * l_max < SMALL_DECAY:
+            for j in range(counts.size):
+                w_row[j] = compose(w_row[j], row + j, counts[j], dev_row[0, j], dev_row[1, j],
+                                   dev_row[2, j], dev_row[3, j], dev_row[4, j], dev_row[5, j],
+                                   c2c, key_noise, family, clip, k, True)
+        else:
+            for j in range(counts.size):
+                w_row[j] = compose(w_row[j], row + j, counts[j], dev_row[0, j], dev_row[1, j],
+                                   dev_row[2, j], dev_row[3, j], dev_row[4, j], dev_row[5, j],
+                                   c2c, key_noise, family, clip, k, False)
         counts[:] = 0
 
     @njit
@@ -315,8 +336,8 @@ if fused.NUMBA_AVAILABLE:
         return n
 
     @njit
-    def sparse_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, key, key_noise, family, clip,
-                      cst, vector_above, all_above):
+    def sparse_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, key, key_noise, family,
+                      clip, cst, vector_above, all_above):
         # w (R·out·in,); p, x (R, B, in); q, d (R, B, out); bl (R, B); the device constants as
         # dev_rows (R·out, 6, in) for whole rows and dev_t (R·out·in, 6) for single elements
         replicas, batch, in_size = p.shape
@@ -356,7 +377,7 @@ if fused.NUMBA_AVAILABLE:
                     continue
                 if fired > all_above:
                     compose_row(w[row:row + in_size], row, counts, dev_rows[r * out_size + i],
-                                c2c, key_noise, family, clip, k)
+                                c2c, l_max, key_noise, family, clip, k)
                     continue
                 if not listed or SCAN_ABOVE * n_touched > in_size:
                     n_touched = list_touched(counts, touched)
@@ -364,8 +385,8 @@ if fused.NUMBA_AVAILABLE:
                                 family, clip, k)
 
     @njit
-    def fused_kernel(x, d, lr, dw_min, desired_bl, g, one, w, dev_rows, dev_t, c2c, key, key_noise,
-                     family, clip, cst, vector_above, all_above):
+    def fused_kernel(x, d, lr, dw_min, desired_bl, g, one, w, dev_rows, dev_t, c2c, l_max, key,
+                     key_noise, family, clip, cst, vector_above, all_above):
         # fast_probabilities' pass, then (if x and d are finite) the sparse kernel
         p = np.empty_like(x)
         q = np.empty_like(d)
@@ -374,7 +395,7 @@ if fused.NUMBA_AVAILABLE:
             x.reshape(-1, x.shape[2]), d.reshape(-1, d.shape[2]), lr, dw_min, desired_bl, g,
             one, p.reshape(-1, x.shape[2]), q.reshape(-1, d.shape[2]), bl.reshape(-1))
         if finite:
-            sparse_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, key, key_noise, family,
+            sparse_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, key, key_noise, family,
                           clip, cst, vector_above, all_above)
         return finite
 
