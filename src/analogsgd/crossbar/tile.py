@@ -67,8 +67,9 @@ def auto_kernel(kind: str | None = None) -> str:
 #: ``kernel="auto"`` takes the sparse kernel when SPARSE_BELOW × its expected work
 #: (:func:`~analogsgd.crossbar.sparse.expected_work`: candidates plus passes) is at most the
 #: tile's element count: timed on a 784×256 tile with synthetic batches of 1 to 64, a unit of
-#: the sparse kernel's work cost about 60 ns and an element of the dense kernel (with its
-#: moment products) about 15 ns, so 8 keeps the sparse kernel where it is about 2× faster
+#: the (earlier) sparse kernel's work cost about 60 ns and an element of the dense kernel (with
+#: its moment products) about 15 ns, so 8 keeps the sparse kernel where it is about 2× faster
+#: (the current sparse kernel costs at most that per unit: its vectorised passes cap a pass)
 SPARSE_BELOW = 8
 #: up to this batch size 'auto' takes the sparse kernel whatever the work: its vectorised passes
 #: bound the cost of a dense row (timed on the 784×256 layer of benchmarks/bench_networks.py, one
