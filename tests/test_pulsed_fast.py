@@ -662,3 +662,31 @@ def test_auto_kernel_sets_what_auto_tiles_take():
     finally:
         assert auto_kernel(before) == "dense"
     assert path() == NUMBA_PATHS["sparse"]
+
+
+def test_kernel_cache_is_dropped_when_any_kernel_source_changes(tmp_path):
+    """numba keys a cached kernel on its own file only; _kernel_cache.refresh drops the cached
+    kernels of every module in SOURCES once any of them changed (a helper inlined from
+    fused.py into sparse.py), keeps them while none did, and leaves other files alone."""
+    from analogsgd.crossbar import _kernel_cache
+
+    for name in _kernel_cache.SOURCES:
+        (tmp_path / name).write_text(f"# {name}\n")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+
+    def fill():
+        for name in ("sparse.sparse_kernel-10.py311.nbi", "sparse.sparse_kernel-10.py311.1.nbc",
+                     "fused.moments_kernel-300.py311.nbi", "other.f-1.py311.nbi", "fused.cpython-311.pyc"):
+            (cache / name).write_text("x")
+
+    fill()
+    assert _kernel_cache.refresh(tmp_path)                      # no stamp yet: dropped
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        ["other.f-1.py311.nbi", "fused.cpython-311.pyc", _kernel_cache.STAMP])
+    fill()
+    assert not _kernel_cache.refresh(tmp_path)                  # unchanged: kept
+    assert len(list(cache.glob("*.nb?"))) == 4
+    (tmp_path / "fused.py").write_text("# fused.py, a helper changed\n")
+    assert _kernel_cache.refresh(tmp_path)                      # another file changed: dropped
+    assert [p.name for p in cache.glob("*.nb?")] == ["other.f-1.py311.nbi"]

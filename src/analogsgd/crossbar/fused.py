@@ -60,6 +60,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -67,6 +68,7 @@ from torch import Tensor
 
 from ..devices.base import AbstractDevice
 from ..devices.variation import DeviceArray
+from . import _kernel_cache
 from .pulse_trains import PIECES
 
 if PIECES != 3:  # the kernel's count draw below is unrolled for three pieces
@@ -84,6 +86,9 @@ try:  # optional extra ``analogsgd[fast]``
 except ImportError:  # pragma: no cover - exercised on machines without numba
     numba = None
     NUMBA_AVAILABLE = False
+
+if NUMBA_AVAILABLE:  # no stale cached kernel after a helper they inline changed
+    _kernel_cache.refresh(Path(__file__).resolve().parent)
 
 #: the kernel's forms (its ``family`` argument): relative steps toward the bounds (linear
 #: step) and absolute steps (constant step), as :class:`LinearStepConstants.relative` says, and
