@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import fused
+from . import fast_probabilities, fused, periphery
 
 
 def supports(x: Tensor, w: Tensor) -> bool:
@@ -46,7 +46,7 @@ def first_read(x: Tensor, wt: Tensor, io, plan, generator: torch.Generator, zero
     exactly 0 (under noise management; without it s_b = 1 and such a row reads its noise).
     None, having drawn nothing, when x is not finite (the torch path then runs)."""
     batch = x.shape[0]
-    cast = np.float32 if x.dtype == torch.float32 else np.float64
+    cast = fast_probabilities.cast_to(x.dtype)
     f = plan.factors
     managed = io.noise_management != "none"
     xs = torch.empty_like(x)
@@ -56,13 +56,8 @@ def first_read(x: Tensor, wt: Tensor, io, plan, generator: torch.Generator, zero
                        cast(f.inp_bound), cast(f.inp_step), cast(io.inp_bound),
                        io.inp_bits > 0, io.inp_bound != 1.0, cast(1.0)):
         return None
-    if io.inp_noise > 0.0:
-        xs.add_(_randn(xs, generator).mul_(f.inp_noise))
-    y = xs @ wt
-    if io.w_noise > 0.0:
-        norm = torch.linalg.vector_norm(xs, dim=-1, keepdim=True).mul_(f.w_noise)
-        y.add_(_randn(y, generator).mul_(norm))
-    noise = _randn(y, generator) if io.out_noise > 0.0 else y
+    y = periphery.analog_product(xs, wt, io, generator)
+    noise = periphery._randn(y.shape, y, generator) if io.out_noise > 0.0 else y
     flags = np.zeros(batch, dtype=np.bool_)
     any_saturated = _post_kernel(
         y.numpy(), noise.numpy(), io.out_noise > 0.0, cast(f.out_noise), io.out_bits > 0,
@@ -70,10 +65,6 @@ def first_read(x: Tensor, wt: Tensor, io, plan, generator: torch.Generator, zero
         managed, s.numpy().reshape(-1), zero_rows and managed, zero, flags)
     saturated = torch.from_numpy(flags) if plan.iterative and any_saturated else None
     return y, (s if managed else 1.0), saturated
-
-
-def _randn(like: Tensor, generator: torch.Generator) -> Tensor:
-    return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)
 
 
 if fused.NUMBA_AVAILABLE:

@@ -285,12 +285,7 @@ def _read(x: Tensor, scale: Tensor | float, wt: Tensor, io: IOConfig,
         xs.round_().mul_(f.inp_step)
     xs = xs.clamp(-io.inp_bound, io.inp_bound) if xs is x else xs.clamp_(-io.inp_bound,
                                                                           io.inp_bound)
-    if io.inp_noise > 0.0:
-        xs.add_(_randn(xs.shape, xs, generator).mul_(f.inp_noise))
-    y = xs @ wt
-    if io.w_noise > 0.0:
-        norm = torch.linalg.vector_norm(xs, dim=-1, keepdim=True).mul_(f.w_noise)
-        y.add_(_randn(y.shape, y, generator).mul_(norm))
+    y = analog_product(xs, wt, io, generator)
     if io.out_noise > 0.0:
         y.add_(_randn(y.shape, y, generator).mul_(f.out_noise))
     if io.out_bits:
@@ -304,6 +299,20 @@ def _read(x: Tensor, scale: Tensor | float, wt: Tensor, io: IOConfig,
     if not unscaled:
         y.mul_(scale)
     return y, saturated
+
+
+def analog_product(xs: Tensor, wt: Tensor, io: IOConfig, generator: torch.Generator) -> Tensor:
+    """Stages 4–5 on the DAC outputs ``xs`` (changed in place by the input noise): input noise,
+    x̂ wᵀ and the weight noise, drawn in that order (the torch read and the compiled first read
+    of :mod:`.fast_periphery` share it)."""
+    f = _factors(io, xs)
+    if io.inp_noise > 0.0:
+        xs.add_(_randn(xs.shape, xs, generator).mul_(f.inp_noise))
+    y = xs @ wt
+    if io.w_noise > 0.0:
+        norm = torch.linalg.vector_norm(xs, dim=-1, keepdim=True).mul_(f.w_noise)
+        y.add_(_randn(y.shape, y, generator).mul_(norm))
+    return y
 
 
 def noise_management_scale(x: Tensor, io: IOConfig) -> tuple[Tensor | float, Tensor | None]:
