@@ -142,19 +142,10 @@ def _kernel_form(device: AbstractDevice) -> int | None:
     return None if response is None else _STEP_FORMS.get(response.form)
 
 
-def supports(devices: DeviceArray, *tensors: Tensor) -> bool:
-    """True when numba imports, the device states closed-form composition constants
-    (:func:`kernel_form`), the d2d tensors have the conductance's shape (the first of
-    ``tensors``) and all tensors are CPU floats."""
-    if not supports_devices(devices):
-        return False
-    if tensors and tensors[0].shape != devices.gain_up.shape:  # the first is the conductance
-        return False
-    return cpu_floats(*tensors)
-
-
 def supports_devices(devices: DeviceArray) -> bool:
-    """The part of :func:`supports` that depends on the device arrays alone."""
+    """True when numba imports, the device states closed-form composition constants or a
+    one-pulse response (:func:`kernel_form`) and its d2d tensors have one shape (the tile
+    checks the conductance's shape and :func:`cpu_floats` of its tensors)."""
     if not NUMBA_AVAILABLE or kernel_form(devices.device) is None:
         return False
     shape = devices.gain_up.shape
@@ -212,7 +203,7 @@ def device_constants(devices: DeviceArray, dtype: torch.dtype, cache: dict | Non
         return consts
     constants = dev.linear_step_constants(step_up, step_down, devices.tau_min, devices.tau_max)
     if constants is None:
-        raise TypeError(f"{type(dev).__name__} states no linear-step constants; check supports() first")
+        raise TypeError(f"{type(dev).__name__} states no linear-step constants; check supports_devices() first")
     a_up, a_down = constants.a_up, constants.a_down
     one = 1.0 - torch.finfo(a_up.dtype).eps
     l_up = -torch.log1p(-a_up.clamp(max=one))

@@ -217,9 +217,10 @@ class AnalogTile:
         self._check_update(x, d, lr, values=False)  # tensors of the right shapes, first
         cfg = self.config.update
         kernel = cfg.kernel if cfg.kernel != "auto" else _AUTO_KERNEL[0]
+        kernels, sparse_kernel = self._kernels()
         numba = (cfg.mode == "pulsed" and cfg.counting == "moments" and kernel != "torch"
-                 and self._kernels()[0] and fused.cpu_floats(self.conductance, x, d))
-        sparse_ok = numba and kernel != "dense" and self._kernels()[1]
+                 and kernels and fused.cpu_floats(self.conductance, x, d))
+        sparse_ok = numba and kernel != "dense" and sparse_kernel
         quick = sparse_ok and fast_probabilities.supports(x, d, lr, cfg.bl_management,
                                                      cfg.update_management, cfg.um_clip)
         if not quick:  # the numba pass checks the values itself
@@ -244,8 +245,8 @@ class AnalogTile:
                                                          counts.n_down, self.generator)
 
     def _kernels(self) -> tuple[bool, bool]:
-        """(the numba kernels apply to the device arrays and the conductance: fused.supports,
-        the sparse one does: sparse.supports), cached while the device arrays and the
+        """(the numba kernels apply to the device arrays and the conductance:
+        fused.supports_devices and the shapes, the sparse one does: sparse.supports), cached while the device arrays and the
         conductance's shape stay the same (each check costs a few µs an update)."""
         d = self.devices
         key = (d, d.device, d.gain_up, d.gain_down, d.tau_min, d.tau_max)
