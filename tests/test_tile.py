@@ -52,7 +52,7 @@ def test_batch_one_bit_trains_equal_pulse_by_pulse_reference():
     lr = 0.2
     w0 = 0.3 * torch.rand(shape, generator=gen_x, dtype=F64) - 0.1
 
-    tile = make_tile(shape, dev, counting="bit_trains", seed=7)
+    tile = make_tile(shape, dev, counting="bit_trains", kernel="torch", seed=7)  # torch draws
     tile.set_weight(w0)
     p, q, bl = pulse_probabilities(x, d, lr, dev.dw_min, 31, True, True, 1.0)
     tile.update(x, d, lr)

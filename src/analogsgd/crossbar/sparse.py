@@ -130,22 +130,28 @@ def apply_sparse(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tens
     operation does) and returned: a copy would cost more than the update at batch 1."""
     out, view, args = _arguments(w, devices, keys, cache)
     out_size, in_size = w.shape[-2], w.shape[-1]
-    lead = tuple(w.shape[:-2])
     batch = x.shape[-2]
-    dt = w.dtype
+    rows = batch_rows(w)
+    _sparse_kernel(view, rows(p, in_size, batch), rows(x, in_size, batch),
+                   rows(q, out_size, batch), rows(d, out_size, batch),
+                   rows(bl, 1, batch).reshape(-1, batch), *args)
+    torch.autograd.graph.increment_version(out)
+    return w if w.is_contiguous() else out
 
-    def rows(t: Tensor, width: int) -> np.ndarray:
+
+def batch_rows(w: Tensor):
+    """f(t, width, batch): a per-sample tensor t (..., B, width) as the kernels' (R, B, width)
+    numpy array in w's float type, its leading (replica) dimensions broadcast to w's."""
+    lead, dt = tuple(w.shape[:-2]), w.dtype
+
+    def rows(t: Tensor, width: int, batch: int) -> np.ndarray:
         t = t.detach()
         if t.dtype != dt:
             t = t.to(dt)
         if t.shape[:-2] != lead:
             t = t.expand(lead + (batch, width))
         return fused._np(t).reshape(-1, batch, width)
-
-    _sparse_kernel(view, rows(p, in_size), rows(x, in_size),
-                   rows(q, out_size), rows(d, out_size), rows(bl, 1).reshape(-1, batch), *args)
-    torch.autograd.graph.increment_version(out)
-    return w if w.is_contiguous() else out
+    return rows
 
 
 def fuses(w: Tensor, x: Tensor, d: Tensor) -> bool:

@@ -29,7 +29,7 @@ from ..devices.linear_step import SoftBounds
 from ..devices.variation import DeviceArray, DeviceVariation
 from ..errors import ConfigError
 from ..rng import as_torch_generator, torch_generator
-from . import fast_probabilities, fused, sparse
+from . import fast_probabilities, fused, sparse, trains
 from .periphery import PeripheryConfig, analog_mvm
 from .pulse_trains import (
     COUNTING,
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 #: :attr:`UpdateConfig.kernel` values
 KERNELS = ("auto", "sparse", "dense", "torch")
 #: :attr:`AnalogTile.last_update_path` of the two numba kernels (``kernel`` 'sparse', 'dense')
-NUMBA_PATHS = {"sparse": "sparse-numba", "dense": "fused-numba"}
+NUMBA_PATHS = {"sparse": "sparse-numba", "dense": "fused-numba", "trains": "trains-numba"}
 #: what ``kernel="auto"`` stands for in this process (:func:`auto_kernel`): 'auto' itself (the
 #: choice below) unless a run asks for one kernel for every tile (``analogsgd run
 #: --update-kernel``)
@@ -106,7 +106,8 @@ class UpdateConfig(Config):
                         "coincidences, else the dense one), 'sparse' (closed-form families; the "
                         "others take 'dense'), 'dense' (one draw per element from the batch "
                         "moments, the only fused kernel of earlier versions: their numbers) or "
-                        "'torch'", OneOf(KERNELS))
+                        "'torch'; a 'bit_trains' update of a closed-form family runs compiled "
+                        "unless 'torch'", OneOf(KERNELS))
     quantisation_noise: bool = param(False, "expected mode: add ζ of Lemma 1 (Li et al. 2025)",
                                      IsBool())
 
@@ -154,7 +155,7 @@ class AnalogTile:
                                                     self.generator, dtype=dtype, device_str=device)
         self.conductance = self.devices.reference.clone()  # weight 0 = symmetric point when shifted
         #: which implementation ran the last pulsed update: 'sparse-numba', 'fused-numba' (the
-        #: dense kernel) or 'torch'
+        #: dense kernel), 'trains-numba' (compiled bit trains) or 'torch'
         self.last_update_path: str | None = None
         self._fused_cache: dict = {}
         self._zero_reference: tuple | None = None
@@ -213,21 +214,28 @@ class AnalogTile:
         reduction over each, or the numba probability pass), so that a wrong call is one
         ConfigError, not NaN weights. A pulsed ``moments`` update then runs on the sparse
         kernel (:mod:`.sparse`; ``kernel='auto'``: up to batch ``ROWS_UP_TO`` or at little
-        expected work), the dense kernel (:mod:`.fused`) or the torch path."""
+        expected work), the dense kernel (:mod:`.fused`) or the torch path; a ``bit_trains``
+        update of a closed-form family on the compiled coincidence loop (:mod:`.trains`) unless
+        ``kernel='torch'``."""
         self._check_update(x, d, lr, values=False)  # tensors of the right shapes, first
         cfg = self.config.update
         kernel = cfg.kernel if cfg.kernel != "auto" else _AUTO_KERNEL[0]
         kernels, sparse_kernel = self._kernels()
-        numba = (cfg.mode == "pulsed" and cfg.counting == "moments" and kernel != "torch"
-                 and kernels and fused.cpu_floats(self.conductance, x, d))
+        compiled = (cfg.mode == "pulsed" and kernel != "torch" and kernels
+                    and fused.cpu_floats(self.conductance, x, d))
+        numba = compiled and cfg.counting == "moments"
         sparse_ok = numba and kernel != "dense" and sparse_kernel
-        quick = sparse_ok and fast_probabilities.supports(x, d, lr, cfg.bl_management,
-                                                     cfg.update_management, cfg.um_clip)
+        trains_ok = compiled and cfg.counting == "bit_trains" and sparse_kernel
+        quick = (sparse_ok or trains_ok) and fast_probabilities.supports(
+            x, d, lr, cfg.bl_management, cfg.update_management, cfg.um_clip)
         if not quick:  # the numba pass checks the values itself
             self._check_values(x, d)
         if cfg.mode == "expected":
             delta = -per_replica(lr, x) * (d.transpose(-1, -2) @ x)
             self._expected(delta)
+            return
+        if trains_ok:  # bit trains of the closed-form families: the compiled coincidence loop
+            self._update_trains(x, d, *self._probabilities(x, d, lr, quick, False)[:3])
             return
         small = kernel == "sparse" or x.shape[-2] <= ROWS_UP_TO
         if quick and small and sparse.fuses(self.conductance, x, d):
@@ -295,6 +303,13 @@ class AnalogTile:
     def _update_sparse(self, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor) -> None:
         self._set_path(NUMBA_PATHS["sparse"])
         self.conductance = sparse.apply_sparse(self.conductance, x, d, p, q, bl, self.devices,
+                                               self._sparse_keys(), self._fused_cache)
+
+    def _update_trains(self, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor) -> None:
+        self._set_path(NUMBA_PATHS["trains"])
+        if not self.conductance.is_contiguous():
+            self.conductance = self.conductance.contiguous()
+        self.conductance = trains.apply_trains(self.conductance, x, d, p, q, bl, self.devices,
                                                self._sparse_keys(), self._fused_cache)
 
     def _update_fused(self, x: Tensor, d: Tensor, lr: float) -> None:

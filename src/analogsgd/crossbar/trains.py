@@ -1,0 +1,161 @@
+"""Compiled ``bit_trains`` counting: the shared row and column trains of the hardware, drawn
+bit by bit, at a cost ∝ coincidences.
+
+The process (``counting="bit_trains"``, :func:`~analogsgd.crossbar.pulse_trains.count_bit_trains`,
+the one aihwkit simulates): in each slot t < BL_b of sample b, column j fires with probability
+p_bj and row i with probability q_bi, independently; element (i, j) receives a pulse of sign
+−sign(d_bi x_bj) where both fire. All the elements of a row share its bits, and all the elements
+of a column share theirs, so counts are correlated across a row and a column (the ``moments``
+kernels draw every element independently). The torch path draws the trains and counts their
+coincidences with two matrix products, O(B·BL·in·out); this kernel draws the B·BL·(in + out) bits,
+lists the firing columns of each slot and, for every row that fires, adds one pulse to each listed
+column of that row: O(B·BL·(in + out) + coincidences), the loop aihwkit's CPU update runs.
+
+After the batch each row is composed by :mod:`.sparse`'s element arithmetic
+(:func:`~analogsgd.crossbar.sparse.compose_row` when more than ``COMPOSE_ALL_ABOVE`` of the row
+fired, else element by element), the same closed-form composition, cycle-to-cycle noise and
+bounds as the ``moments`` kernels (pulses of one element within a batch are composed together:
+their order is averaged, as on every aggregated path).
+
+Randomness: two 63-bit keys per update from the tile's ``torch.Generator`` (the trains, the c2c
+noise). The column bits of slot t of sample b of replica r come from hashes of counter
+c = (stream << 32) + k, stream = 2·((r·B + b)·T + t) (T the batch's largest BL), two 24-bit
+uniforms per hash as in :func:`~analogsgd.crossbar.sparse.vector_pass`; the row bits from
+stream + 1. The c2c Gaussian of element e is Irwin–Hall of mix64(key₂ + (e + 1)·γ), as in the
+other kernels. Same seed → same numbers; they differ from the torch path's (another draw of the
+same process).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..devices.variation import DeviceArray
+from . import fused, sparse
+
+
+def supports(devices: DeviceArray) -> bool:
+    """The closed-form families, as for the sparse ``moments`` kernel
+    (:func:`~analogsgd.crossbar.sparse.supports`); the others take the torch path."""
+    return sparse.supports(devices)
+
+
+def apply_trains(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,
+                 devices: DeviceArray, keys: tuple[int, int], cache: dict | None = None) -> Tensor:
+    """w' after the coincidences of one batch's bit trains (x, d with their probabilities p, q
+    and BL); ``keys``: (trains, c2c noise). Shapes as for
+    :func:`~analogsgd.crossbar.sparse.apply_sparse`; a contiguous ``w`` is updated in place and
+    returned."""
+    out, view, args = sparse._arguments(w, devices, keys, cache)
+    out_size, in_size = w.shape[-2], w.shape[-1]
+    batch = x.shape[-2]
+    rows = sparse.batch_rows(w)
+    _trains_kernel(view, rows(p, in_size, batch), rows(x, in_size, batch),
+                   rows(q, out_size, batch), rows(d, out_size, batch),
+                   rows(bl, 1, batch).reshape(-1, batch), *args)
+    torch.autograd.graph.increment_version(out)
+    return w if w.is_contiguous() else out
+
+
+if fused.NUMBA_AVAILABLE:
+    import numba
+
+    from .fused import _GAMMA, as_like, mix, unpack
+    from .sparse import (
+        _DOWN,
+        _LOW24,
+        _S8,
+        _S32,
+        _S40,
+        _UP,
+        compose_row,
+        compose_touched,
+        list_touched,
+        uniform24,
+    )
+
+    njit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+    @njit
+    def column_train(base, p_b, cols, k):
+        # the columns that fire in one slot (Bernoulli(p_bj), two per hash), listed in cols;
+        # returns their number
+        in_size = p_b.size
+        half = in_size // 2
+        n = 0
+        for t in range(half):
+            h = mix(base + np.uint64(t + 1) * _GAMMA)
+            cols[n] = t
+            n += 1 if uniform24(h >> _S40, k) < p_b[t] else 0
+            cols[n] = t + half
+            n += 1 if uniform24((h >> _S8) & _LOW24, k) < p_b[t + half] else 0
+        if in_size % 2:
+            h = mix(base + np.uint64(half + 1) * _GAMMA)
+            cols[n] = in_size - 1
+            n += 1 if uniform24(h >> _S40, k) < p_b[in_size - 1] else 0
+        return n
+
+    @njit
+    def trains_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, key, key_noise, family,
+                      clip, cst, vector_above, all_above):
+        # w (R·out·in,); p, x (R, B, in); q, d (R, B, out); bl (R, B). Per replica: the column
+        # trains of every (sample, slot) listed first, then row by row the row's bits, its
+        # coincidences into one row of counts, and its composition. (vector_above: unused, the
+        # arguments are sparse.py's.)
+        replicas, batch, in_size = p.shape
+        out_size = q.shape[2]
+        k = unpack(cst)
+        c2c_k = as_like(c2c, k[1])
+        slots_max = 0
+        for r in range(replicas):
+            for b in range(batch):
+                slots_max = max(slots_max, int(bl[r, b]))
+        if slots_max == 0:
+            return
+        cols = np.empty((batch, slots_max, in_size + 1), dtype=np.int32)
+        n_cols = np.zeros((batch, slots_max), dtype=np.int64)
+        counts = np.zeros(in_size, dtype=np.int64)
+        touched = np.empty(in_size + 1, dtype=np.int64)
+        for r in range(replicas):
+            for b in range(batch):
+                for t in range(int(bl[r, b])):
+                    stream = np.uint64(2 * ((r * batch + b) * slots_max + t))
+                    n_cols[b, t] = column_train(key + (stream << _S32) * _GAMMA, p[r, b],
+                                                cols[b, t], k)
+            for i in range(out_size):
+                row = (r * out_size + i) * in_size
+                fired = 0
+                for b in range(batch):
+                    q_bi = q[r, b, i]
+                    if q_bi <= 0.0:
+                        continue
+                    x_b = x[r, b]
+                    d_neg = d[r, b, i] < 0.0
+                    up_pos = _UP if d_neg else _DOWN   # a pulse on a column with x ≥ 0
+                    up_neg = _DOWN if d_neg else _UP
+                    for t in range(int(bl[r, b])):
+                        n = n_cols[b, t]
+                        if n == 0:
+                            continue
+                        stream = np.uint64(2 * ((r * batch + b) * slots_max + t) + 1)
+                        h = mix(key + ((stream << _S32) + np.uint64(i + 1)) * _GAMMA)
+                        if uniform24(h >> _S40, k) >= q_bi:
+                            continue
+                        c_bt = cols[b, t]
+                        for s in range(n):
+                            j = c_bt[s]
+                            counts[j] += up_neg if x_b[j] < 0.0 else up_pos
+                        fired += n
+                if fired == 0:
+                    continue
+                if fired > all_above:
+                    compose_row(w[row:row + in_size], row, counts, dev_rows[r * out_size + i],
+                                c2c_k, l_max, key_noise, family, clip, k)
+                else:
+                    n_touched = list_touched(counts, touched)
+                    compose_touched(w, row, counts, touched, n_touched, dev_t, c2c_k,
+                                    key_noise, family, clip, k)
+
+    _trains_kernel = trains_kernel
