@@ -16,6 +16,10 @@ Linear(784, 256)-sigmoid-Linear(256, 10), cross-entropy, backward, optimizer ste
   studies' rates (:func:`analogsgd.experiments._network_analog.rule_config`), for example
 * ``tiki_taka``: the same with Tiki-Taka v1 (fast and slow tile, β = 0.01, transfer α = 0.05,
   one column per step, read through the same periphery);
+* ``<rule>_bit_trains``: the same rule with ``counting="bit_trains"``: the shared row and
+  column trains drawn bit by bit (:mod:`analogsgd.crossbar.trains`), the process aihwkit
+  simulates, where the default ``moments`` draws each element independently (``--counting``
+  chooses which are timed);
 * ``analog_sgd_ideal_io``: Analog SGD with exact reads (the cost of the update alone);
 * ``aihwkit_*``: the same network and settings in aihwkit (``_aihwkit_worker.py``, run with the
   Python of ``AIHWKIT_VENV``), same initial weights and inputs; ``aihwkit_digital`` is the
@@ -108,12 +112,14 @@ def network() -> nn.Sequential:
     return net
 
 
-def analog(net: nn.Module, algorithm: str, periphery: PeripheryConfig):
+def analog(net: nn.Module, algorithm: str, periphery: PeripheryConfig, counting: str = "moments"):
     """(analog copy of ``net``, its optimizer): the rule ``algorithm`` (a registry kind) with the
     network studies' rates (:func:`~analogsgd.experiments._network_analog.rule_config`):
-    gradient write at α, or at β for a fast-tile rule, digital parameters at α."""
+    gradient write at α, or at β for a fast-tile rule, digital parameters at α; ``counting``:
+    the pulsed update's :attr:`~analogsgd.crossbar.UpdateConfig.counting`."""
     rule = rule_config(algorithm, NETWORK.analog_lr, NETWORK.transfer_every)
-    cfg = AnalogLayerConfig(rule=rule, tile=TILE.replace(periphery=periphery))
+    tile = TILE.replace(periphery=periphery, update=TILE.update.replace(counting=counting))
+    cfg = AnalogLayerConfig(rule=rule, tile=tile)
     model = convert_to_analog(net, cfg, generator=1)
     contexts = [p for p in model.parameters() if isinstance(p, AnalogContext)]
     digital = [p for p in model.parameters() if not isinstance(p, AnalogContext)]
@@ -127,13 +133,19 @@ def inputs(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.rand(batch, 1, 28, 28, generator=g), torch.randint(0, 10, (batch,), generator=g)
 
 
-def methods(batch: int, device: torch.device, rules: tuple[str, ...]) -> dict:
+def method_name(rule: str, counting: str) -> str:
+    return rule if counting == "moments" else f"{rule}_{counting}"
+
+
+def methods(batch: int, device: torch.device, rules: tuple[str, ...],
+            countings: tuple[str, ...] = ("moments",)) -> dict:
     x, y = (t.to(device) for t in inputs(batch))
     digital = network().to(device)
     out = {"digital": _step_fn(digital, torch.optim.SGD(digital.parameters(), lr=DIGITAL_LR), x, y)}
-    for name, alg, periphery in ([(kind, kind, PeripheryConfig()) for kind in rules]
-                                 + [("analog_sgd_ideal_io", "analog_sgd", PeripheryConfig.ideal())]):
-        model, opt = analog(network().to(device), alg, periphery)
+    for name, alg, periphery, counting in (
+            [(method_name(kind, c), kind, PeripheryConfig(), c) for c in countings for kind in rules]
+            + [("analog_sgd_ideal_io", "analog_sgd", PeripheryConfig.ideal(), "moments")]):
+        model, opt = analog(network().to(device), alg, periphery, counting)
         out[name] = _step_fn(model, opt, x, y)
     return out
 
@@ -155,6 +167,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--rules", nargs="+", default=list(registry.analog_kinds()),
                         choices=registry.analog_kinds(), help="learning rules to time "
                         "(default: every registered analog rule)")
+    parser.add_argument("--counting", nargs="+", default=["moments", "bit_trains"],
+                        choices=["moments", "bit_trains"], help="pulse counting of the analog "
+                        "methods (default both: moments is the library's default, bit_trains "
+                        "aihwkit's process)")
     parser.add_argument("--out", type=Path, default=None, help="results file (default "
                         "benchmarks/results/networks-<device>.json)")
     parser.add_argument("--note", default="", help="free text stored with the results")
@@ -172,7 +188,7 @@ def main(argv=None) -> dict:
     show_settings("settings (analogsgd and aihwkit alike)", SETTINGS)
     try:
         for b in args.batches:
-            steps = methods(b, device, tuple(args.rules))
+            steps = methods(b, device, tuple(args.rules), tuple(args.counting))
             runners = {n: local_runner(f, lambda: _sync(device)) for n, f in steps.items()}
             if worker:
                 remote, settings = worker.setup("networks", aihwkit_data(b, tuple(args.rules)))
@@ -183,7 +199,8 @@ def main(argv=None) -> dict:
             results["batches"][str(b)] = block_timing(runners, args.rounds, args.block)
             for n, f in steps.items():
                 results["batches"][str(b)][n]["path"] = update_paths(f.model)
-            pairs = {**{k: f"aihwkit_{k}" for k in args.rules}, "digital": "aihwkit_digital"}
+            pairs = {**{method_name(k, c): f"aihwkit_{k}" for c in args.counting
+                        for k in args.rules}, "digital": "aihwkit_digital"}
             results["over_aihwkit"][str(b)] = over(results["batches"][str(b)], pairs)
     finally:
         if worker:
