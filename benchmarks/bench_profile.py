@@ -76,6 +76,7 @@ STAGES = (
     ("apply_outer", "fused.apply_outer (dense kernel, one-hot rows)",
      "analogsgd.crossbar.fused:apply_outer"),
     ("apply_sparse", "sparse.apply_sparse (sparse kernel)", "analogsgd.crossbar.sparse:apply_sparse"),
+    ("apply_trains", "trains.apply_trains (bit-train kernel)", "analogsgd.crossbar.trains:apply_trains"),
     ("update_sparse", "sparse.update_sparse (probabilities + sparse kernel)",
      "analogsgd.crossbar.sparse:update_sparse"),
     ("apply_pulses", "DeviceArray.apply_pulses (torch)",
@@ -223,10 +224,12 @@ def _rows(totals: dict, steps: int, sources: dict) -> dict[str, dict]:
     return rows
 
 
-def profile(rule: str, batch: int, steps: int, warmup: int, rounds: int) -> dict:
-    """The stage times of one step of ``rule`` at ``batch``, with the unwrapped and digital step."""
+def profile(rule: str, batch: int, steps: int, warmup: int, rounds: int,
+            counting: str = "moments") -> dict:
+    """The stage times of one step of ``rule`` at ``batch``, with the unwrapped and digital step
+    (``counting``: the pulsed update's counting method)."""
     x, y = inputs(batch)
-    model, opt = analog(network(), rule, PeripheryConfig())
+    model, opt = analog(network(), rule, PeripheryConfig(), counting)
     step = _step_fn(model, opt, x, y)
     digital = network()
     digital_step = _step_fn(digital, torch.optim.SGD(digital.parameters(), lr=DIGITAL_LR), x, y)
@@ -321,6 +324,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--rounds", type=int, default=4, help="blocks the steps are split into")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results"
                         / "profile-cpu.json", help="results file")
+    parser.add_argument("--counting", default="moments", choices=["moments", "bit_trains"],
+                        help="pulse counting of the analog tiles")
     parser.add_argument("--note", default="", help="free text stored with the results")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -328,10 +333,11 @@ def main(argv=None) -> dict:
                "wrapper_call_us": call_cost_us(),
                "method": "exclusive stage times (callees' time subtracted), mean over the "
                          "wrapped steps; fractions of the wrapped step",
-               "steps": args.steps, "warmup": args.warmup, "rounds": args.rounds, "rules": {}}
+               "steps": args.steps, "warmup": args.warmup, "rounds": args.rounds,
+               "counting": args.counting, "rules": {}}
     print(f"one wrapper adds {results['wrapper_call_us']:.2f} µs to a call (wall)")
     for rule in args.rules:
-        per_batch = {str(b): profile(rule, b, args.steps, args.warmup, args.rounds)
+        per_batch = {str(b): profile(rule, b, args.steps, args.warmup, args.rounds, args.counting)
                      for b in args.batches}
         results["rules"][rule] = per_batch
         print_table(rule, per_batch)

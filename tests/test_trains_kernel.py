@@ -122,3 +122,28 @@ def test_trains_kernel_is_seeded_and_leaves_untouched_rows_exact():
     assert torch.equal(weights[0], weights[1])
     assert torch.equal(weights[0][7], w0[7])
     assert int((weights[0] != w0).sum()) > 10000  # most of the batch's ~50 000 pulses landed
+
+
+def test_column_loops_draw_the_same_bits():
+    """A slot's columns are drawn over the active columns when fewer than half have p > 0 (and
+    their elements warmed first when at most a few), else over all pairs: both give the same
+    bits. x' adds columns whose p (~1e-9, below the smallest uniform 2⁻²⁵) never fires and
+    which change neither max|x| nor BL, so x and x' must give identical weights."""
+    preset = aihwkit_soft_bounds()
+    cfg = TileConfig(device=preset.device, variation=preset.variation,
+                     update=UpdateConfig(counting="bit_trains"))
+    g = torch.Generator().manual_seed(5)
+    d = torch.randn(2, 64, generator=g) * 0.3
+    for n_active in (3, 40):  # the warmed sparse loop, the plain sparse loop
+        x = torch.zeros(2, 101)
+        x[:, :n_active] = torch.rand(2, n_active, generator=g) + 0.5
+        x_all = torch.where(x == 0, torch.full_like(x, 1e-9), x)
+        weights = []
+        for xs in (x, x_all):
+            tile = AnalogTile((64, 101), cfg, 3)
+            w0 = tile.weight.clone()
+            tile.update(xs, d, 0.05)
+            weights.append(tile.weight)
+        assert torch.equal(weights[0], weights[1])
+        changed = weights[0] != w0
+        assert int(changed.sum()) > 20 and not changed[:, n_active:].any()

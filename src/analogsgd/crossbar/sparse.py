@@ -70,6 +70,10 @@ VECTOR_ABOVE = 1.0 / 64.0
 #: vectorised loop over the row (2.3–2.9 ns an element) instead of element by element
 #: (about 30 ns each from the cache, more when its constants must come from memory)
 COMPOSE_ALL_ABOVE = 0.125
+#: columns (summed over the batch) up to which a warm-up loop loads their elements of every row
+#: before the row loop: a transfer's one-hot write touches one element per row, whose cache
+#: misses would otherwise come one at a time (each row's composition is long)
+WARM_COLUMNS = 8
 #: a touched list longer than in_size / SCAN_ABOVE is rebuilt in column order by a scan of the
 #: row before an element-by-element composition (in the order of their first hit the
 #: elements would be visited at random, a cache miss each)
@@ -163,16 +167,19 @@ def fuses(w: Tensor, x: Tensor, d: Tensor) -> bool:
 
 def update_sparse(w: Tensor, x: Tensor, d: Tensor, lr: float, dw_min: float, desired_bl: int,
                   um_grad_scale: float, devices: DeviceArray, keys: tuple[int, int],
-                  cache: dict | None = None) -> bool:
+                  cache: dict | None = None, kernel=None) -> bool:
     """The probabilities of :func:`~analogsgd.crossbar.fast_probabilities.probabilities` and
     :func:`apply_sparse` in one compiled call, ``w`` updated in place; False (``w`` untouched)
-    when x or d is not finite. Requires :func:`fuses` (x, d, w)."""
+    when x or d is not finite. Requires :func:`fuses` (x, d, w). ``kernel``: another compiled
+    kernel of the same arguments in place of the sparse one (the bit-train kernel of
+    :func:`~analogsgd.crossbar.trains.update_trains`)."""
     out, view, args = _arguments(w, devices, keys, cache)
     in_size, out_size, batch = w.shape[-1], w.shape[-2], x.shape[-2]
     cast = fast_probabilities.cast_to(w.dtype)
-    finite = _fused_kernel(fused._np(x).reshape(-1, batch, in_size),
-                           fused._np(d).reshape(-1, batch, out_size), cast(lr), cast(dw_min),
-                           cast(desired_bl), cast(um_grad_scale), cast(1.0), view, *args)
+    finite, _ = (kernel or _fused_kernel)(fused._np(x).reshape(-1, batch, in_size),
+                                          fused._np(d).reshape(-1, batch, out_size), cast(lr),
+                                          cast(dw_min), cast(desired_bl), cast(um_grad_scale),
+                                          cast(1.0), view, *args)
     if finite:
         torch.autograd.graph.increment_version(out)
     return bool(finite)
@@ -333,6 +340,19 @@ if fused.NUMBA_AVAILABLE:
         return warm
 
     @njit
+    def warm_columns(w, dev, cols, n_cols, first, out_size, in_size):
+        # loads the elements of the listed columns (cols[b, :n_cols[b]]) of every row of the
+        # replica whose first element is ``first``; returns their sum, to keep the loads
+        warm = 0.0
+        for i in range(out_size):
+            row = first + i * in_size
+            for b in range(n_cols.size):
+                for a in range(n_cols[b]):
+                    e = row + cols[b, a]
+                    warm += w[e] + dev[e, 0] + dev[e, 5]
+        return warm
+
+    @njit
     def list_touched(counts, touched):
         # the columns with pulses, in order
         n = 0
@@ -345,7 +365,8 @@ if fused.NUMBA_AVAILABLE:
     def sparse_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, key, key_noise, family,
                       clip, cst, vector_above, all_above):
         # w (R·out·in,); p, x (R, B, in); q, d (R, B, out); bl (R, B); the device constants as
-        # dev_rows (R·out, 6, in) for whole rows and dev_t (R·out·in, 6) for single elements
+        # dev_rows (R·out, 6, in) for whole rows and dev_t (R·out·in, 6) for single elements.
+        # Returns the sum of the warmed elements (so that their loads are kept)
         replicas, batch, in_size = p.shape
         out_size = q.shape[2]
         k = unpack(cst)
@@ -355,8 +376,12 @@ if fused.NUMBA_AVAILABLE:
         p_max = np.zeros(batch)
         counts = np.zeros(in_size, dtype=np.int64)
         touched = np.empty(in_size + 1, dtype=np.int64)
+        warm = 0.0
         for r in range(replicas):
             active_columns(p[r], cols, n_cols, p_max)
+            if n_cols.sum() <= WARM_COLUMNS:
+                warm += warm_columns(w, dev_t, cols, n_cols, r * out_size * in_size, out_size,
+                                     in_size)
             for i in range(out_size):
                 row = (r * out_size + i) * in_size
                 n_touched = 0
@@ -387,22 +412,25 @@ if fused.NUMBA_AVAILABLE:
                     continue
                 if not listed or SCAN_ABOVE * n_touched > in_size:
                     n_touched = list_touched(counts, touched)
-                compose_touched(w, row, counts, touched, n_touched, dev_t, c2c, key_noise,
-                                family, clip, k)
+                warm += compose_touched(w, row, counts, touched, n_touched, dev_t, c2c,
+                                        key_noise, family, clip, k)
+        return warm
 
     @njit
     def fused_kernel(x, d, lr, dw_min, desired_bl, g, one, w, dev_rows, dev_t, c2c, l_max, key,
                      key_noise, family, clip, cst, vector_above, all_above):
-        # fast_probabilities' pass, then (if x and d are finite) the sparse kernel
+        # fast_probabilities' pass, then (if x and d are finite) the sparse kernel; returns
+        # (finite, the kernel's warm-up sum)
         p = np.empty_like(x)
         q = np.empty_like(d)
         bl = np.empty(x.shape[:2], dtype=x.dtype)
         finite, _ = fast_probabilities.probabilities_kernel(
             x.reshape(-1, x.shape[2]), d.reshape(-1, d.shape[2]), lr, dw_min, desired_bl, g,
             one, p.reshape(-1, x.shape[2]), q.reshape(-1, d.shape[2]), bl.reshape(-1))
+        warm = 0.0
         if finite:
-            sparse_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, key, key_noise, family,
-                          clip, cst, vector_above, all_above)
-        return finite
+            warm = sparse_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, key, key_noise,
+                                 family, clip, cst, vector_above, all_above)
+        return finite, warm
 
     _sparse_kernel, _fused_kernel = sparse_kernel, fused_kernel

@@ -235,7 +235,10 @@ class AnalogTile:
             self._expected(delta)
             return
         if trains_ok:  # bit trains of the closed-form families: the compiled coincidence loop
-            self._update_trains(x, d, *self._probabilities(x, d, lr, quick, False)[:3])
+            if quick and sparse.fuses(self.conductance, x, d):
+                self._update_fused(x, d, lr, "trains")
+            else:
+                self._update_trains(x, d, *self._probabilities(x, d, lr, quick, False)[:3])
             return
         small = kernel == "sparse" or x.shape[-2] <= ROWS_UP_TO
         if quick and small and sparse.fuses(self.conductance, x, d):
@@ -312,14 +315,17 @@ class AnalogTile:
         self.conductance = trains.apply_trains(self.conductance, x, d, p, q, bl, self.devices,
                                                self._sparse_keys(), self._fused_cache)
 
-    def _update_fused(self, x: Tensor, d: Tensor, lr: float) -> None:
-        self._set_path(NUMBA_PATHS["sparse"])
+    def _update_fused(self, x: Tensor, d: Tensor, lr: float, kind: str = "sparse") -> None:
+        """Probabilities and the draw in one compiled call: the sparse kernel or (``kind``
+        'trains') the bit-train kernel."""
+        self._set_path(NUMBA_PATHS[kind])
         cfg = self.config.update
         if not self.conductance.is_contiguous():
             self.conductance = self.conductance.contiguous()
-        if not sparse.update_sparse(self.conductance, x, d, lr, self.devices.device.granularity,
-                                    cfg.desired_bl, cfg.um_grad_scale, self.devices,
-                                    self._sparse_keys(), self._fused_cache):
+        update = sparse.update_sparse if kind == "sparse" else trains.update_trains
+        if not update(self.conductance, x, d, lr, self.devices.device.granularity,
+                      cfg.desired_bl, cfg.um_grad_scale, self.devices, self._sparse_keys(),
+                      self._fused_cache):
             _check_finite("AnalogTile.update", x=x, d=d)
 
     def _sparse_keys(self) -> list[int]:

@@ -18,10 +18,11 @@ bounds as the ``moments`` kernels (pulses of one element within a batch are comp
 their order is averaged, as on every aggregated path).
 
 Randomness: two 63-bit keys per update from the tile's ``torch.Generator`` (the trains, the c2c
-noise). The column bits of slot t of sample b of replica r come from hashes of counter
-c = (stream << 32) + k, stream = 2·((r·B + b)·T + t) (T the batch's largest BL), two 24-bit
-uniforms per hash as in :func:`~analogsgd.crossbar.sparse.vector_pass`; the row bits from
-stream + 1. The c2c Gaussian of element e is Irwin–Hall of mix64(key₂ + (e + 1)·γ), as in the
+noise). The bit of column j in slot t of sample b of replica r is the top 24 bits (j even) or
+bits 8–31 (j odd) of the hash of counter c = (stream << 32) + ⌊j/2⌋ + 1, stream =
+2·((r·B + b)·T + t) (T the batch's largest BL), as a uniform (m + ½)/2²⁴; row i's bit takes the top
+24 bits of counter ((stream + 1) << 32) + i + 1. A slot's columns are drawn over all pairs or,
+where fewer than half the columns have p > 0, over those only: the same bits either way. The c2c Gaussian of element e is Irwin–Hall of mix64(key₂ + (e + 1)·γ), as in the
 other kernels. Same seed → same numbers; they differ from the torch path's (another draw of the
 same process).
 """
@@ -59,9 +60,20 @@ def apply_trains(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tens
     return w if w.is_contiguous() else out
 
 
+def update_trains(w: Tensor, x: Tensor, d: Tensor, lr: float, dw_min: float, desired_bl: int,
+                  um_grad_scale: float, devices: DeviceArray, keys: tuple[int, int],
+                  cache: dict | None = None) -> bool:
+    """The probabilities of :func:`~analogsgd.crossbar.fast_probabilities.probabilities` and
+    :func:`apply_trains` in one compiled call, ``w`` updated in place; False (``w`` untouched)
+    when x or d is not finite. Requires :func:`~analogsgd.crossbar.sparse.fuses` (x, d, w)."""
+    return sparse.update_sparse(w, x, d, lr, dw_min, desired_bl, um_grad_scale, devices, keys,
+                                cache, kernel=_fused_trains_kernel)
+
+
 if fused.NUMBA_AVAILABLE:
     import numba
 
+    from . import fast_probabilities
     from .fused import _GAMMA, as_like, mix, unpack
     from .sparse import (
         _DOWN,
@@ -70,31 +82,43 @@ if fused.NUMBA_AVAILABLE:
         _S32,
         _S40,
         _UP,
+        WARM_COLUMNS,
+        active_columns,
         compose_row,
         compose_touched,
         list_touched,
         uniform24,
+        warm_columns,
     )
 
     njit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
     @njit
-    def column_train(base, p_b, cols, k):
-        # the columns that fire in one slot (Bernoulli(p_bj), two per hash), listed in cols;
-        # returns their number
+    def column_train(base, p_b, active, n_active, cols, k):
+        # the columns that fire in one slot (Bernoulli(p_bj)), listed in cols; returns their
+        # number. Column j's uniform: half j % 2 of the hash of pair j // 2
         in_size = p_b.size
-        half = in_size // 2
         n = 0
-        for t in range(half):
-            h = mix(base + np.uint64(t + 1) * _GAMMA)
-            cols[n] = t
-            n += 1 if uniform24(h >> _S40, k) < p_b[t] else 0
-            cols[n] = t + half
-            n += 1 if uniform24((h >> _S8) & _LOW24, k) < p_b[t + half] else 0
-        if in_size % 2:
-            h = mix(base + np.uint64(half + 1) * _GAMMA)
-            cols[n] = in_size - 1
-            n += 1 if uniform24(h >> _S40, k) < p_b[in_size - 1] else 0
+        if 2 * n_active >= in_size:
+            half = in_size // 2
+            for m in range(half):
+                h = mix(base + np.uint64(m + 1) * _GAMMA)
+                j = 2 * m
+                cols[n] = j
+                n += 1 if uniform24(h >> _S40, k) < p_b[j] else 0
+                cols[n] = j + 1
+                n += 1 if uniform24((h >> _S8) & _LOW24, k) < p_b[j + 1] else 0
+            if in_size % 2:
+                h = mix(base + np.uint64(half + 1) * _GAMMA)
+                cols[n] = in_size - 1
+                n += 1 if uniform24(h >> _S40, k) < p_b[in_size - 1] else 0
+            return n
+        for a in range(n_active):
+            j = active[a]
+            h = mix(base + np.uint64(j // 2 + 1) * _GAMMA)
+            bits = (h >> _S40) if j % 2 == 0 else ((h >> _S8) & _LOW24)
+            cols[n] = j
+            n += 1 if uniform24(bits, k) < p_b[j] else 0
         return n
 
     @njit
@@ -102,7 +126,8 @@ if fused.NUMBA_AVAILABLE:
                       clip, cst, vector_above, all_above):
         # w (R·out·in,); p, x (R, B, in); q, d (R, B, out); bl (R, B). Per replica: the column
         # trains of every (sample, slot) listed first, then row by row the row's bits, its
-        # coincidences into one row of counts, and its composition. (vector_above: unused, the
+        # coincidences into one row of counts, and its composition. Returns a sum of the
+        # warmed elements (so that the warm-up loads are kept). (vector_above: unused, the
         # arguments are sparse.py's.)
         replicas, batch, in_size = p.shape
         out_size = q.shape[2]
@@ -112,18 +137,26 @@ if fused.NUMBA_AVAILABLE:
         for r in range(replicas):
             for b in range(batch):
                 slots_max = max(slots_max, int(bl[r, b]))
+        warm = 0.0
         if slots_max == 0:
-            return
+            return warm
+        active = np.empty((batch, in_size), dtype=np.int64)
+        n_active = np.zeros(batch, dtype=np.int64)
+        p_max = np.zeros(batch)
         cols = np.empty((batch, slots_max, in_size + 1), dtype=np.int32)
         n_cols = np.zeros((batch, slots_max), dtype=np.int64)
         counts = np.zeros(in_size, dtype=np.int64)
         touched = np.empty(in_size + 1, dtype=np.int64)
         for r in range(replicas):
+            active_columns(p[r], active, n_active, p_max)
             for b in range(batch):
                 for t in range(int(bl[r, b])):
                     stream = np.uint64(2 * ((r * batch + b) * slots_max + t))
                     n_cols[b, t] = column_train(key + (stream << _S32) * _GAMMA, p[r, b],
-                                                cols[b, t], k)
+                                                active[b], n_active[b], cols[b, t], k)
+            if n_active.sum() <= WARM_COLUMNS:
+                warm += warm_columns(w, dev_t, active, n_active, r * out_size * in_size,
+                                     out_size, in_size)
             for i in range(out_size):
                 row = (r * out_size + i) * in_size
                 fired = 0
@@ -155,7 +188,27 @@ if fused.NUMBA_AVAILABLE:
                                 c2c_k, l_max, key_noise, family, clip, k)
                 else:
                     n_touched = list_touched(counts, touched)
-                    compose_touched(w, row, counts, touched, n_touched, dev_t, c2c_k,
-                                    key_noise, family, clip, k)
+                    warm += compose_touched(w, row, counts, touched, n_touched, dev_t, c2c_k,
+                                            key_noise, family, clip, k)
+        return warm
 
-    _trains_kernel = trains_kernel
+    @njit
+    def fused_trains_kernel(x, d, lr, dw_min, desired_bl, g, one, w, dev_rows, dev_t, c2c, l_max,
+                            key, key_noise, family, clip, cst, vector_above, all_above):
+        # fast_probabilities' pass, then (if x and d are finite) the bit-train kernel; returns
+        # (finite, the kernel's warm-up sum)
+        p = np.empty_like(x)
+        q = np.empty_like(d)
+        bl = np.empty(x.shape[:2], dtype=x.dtype)
+        finite, _ = fast_probabilities.probabilities_kernel(
+            x.reshape(-1, x.shape[2]), d.reshape(-1, d.shape[2]), lr, dw_min, desired_bl, g,
+            one, p.reshape(-1, x.shape[2]), q.reshape(-1, d.shape[2]), bl.reshape(-1))
+        warm = 0.0
+        if finite:
+            warm = trains_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, key, key_noise,
+                                 family, clip, cst, vector_above, all_above)
+        return finite, warm
+
+    _trains_kernel, _fused_trains_kernel = trains_kernel, fused_trains_kernel
+else:
+    _fused_trains_kernel = None
