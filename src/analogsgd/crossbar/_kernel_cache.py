@@ -15,7 +15,8 @@ import hashlib
 from pathlib import Path
 
 #: the modules whose kernels share inlined helpers
-SOURCES = ("fused.py", "fused_steps.py", "sparse.py", "trains.py", "fast_probabilities.py", "fast_periphery.py")
+SOURCES = ("fused.py", "fused_steps.py", "sparse.py", "trains.py", "fast_probabilities.py",
+           "fast_periphery.py", "column_transfer.py")
 STAMP = "kernel-sources.sha256"
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import operator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -127,6 +128,17 @@ class TileConfig(Config):
                                        "exact reads)", InstanceOf(PeripheryConfig))
 
 
+class _UpdatePath(NamedTuple):
+    """The implementation choice of :meth:`AnalogTile.update` (:meth:`AnalogTile._choose_path`)."""
+
+    numba: bool          #: a pulsed moments update on a numba kernel
+    sparse: bool         #: ... which may be the sparse one
+    trains: bool         #: a pulsed bit-train update on the compiled kernel
+    quick: bool          #: p, q and BL from the numba pass (which checks finiteness)
+    small: bool          #: a batch for the sparse kernel whatever its expected work
+    fused: str | None    #: 'sparse' or 'trains': probabilities and draw in one compiled call
+
+
 class AnalogTile:
     """A crossbar tile of ``shape = (..., out_size, in_size)`` devices.
 
@@ -219,6 +231,33 @@ class AnalogTile:
         ``kernel='torch'``."""
         self._check_update(x, d, lr, values=False)  # tensors of the right shapes, first
         cfg = self.config.update
+        path = self._choose_path(x, d, lr)
+        if not path.quick:  # the numba pass checks the values itself
+            self._check_values(x, d)
+        if cfg.mode == "expected":
+            delta = -per_replica(lr, x) * (d.transpose(-1, -2) @ x)
+            self._expected(delta)
+            return
+        if path.fused is not None:  # probabilities and draw in one compiled call
+            self._update_fused(x, d, lr, path.fused)
+            return
+        if path.trains:  # bit trains of the closed-form families: the compiled coincidence loop
+            self._update_trains(x, d, *self._probabilities(x, d, lr, path.quick, False)[:3])
+            return
+        p, q, bl, work = self._probabilities(x, d, lr, path.quick, path.sparse and not path.small)
+        if path.sparse and (path.small or SPARSE_BELOW * work <= self.conductance.numel()):
+            self._update_sparse(x, d, p, q, bl)
+        elif path.numba:
+            self._update_dense(x, d, p, q, bl)
+        else:
+            self._set_path("torch")
+            counts = COUNTING[cfg.counting](x, d, p, q, bl, self.generator)
+            self.conductance = self.devices.apply_pulses(self.conductance, counts.n_up,
+                                                         counts.n_down, self.generator)
+
+    def _choose_path(self, x: Tensor, d: Tensor, lr) -> _UpdatePath:
+        """Which implementation :meth:`update` (x, d, lr) runs (x, d of checked shapes)."""
+        cfg = self.config.update
         kernel = cfg.kernel if cfg.kernel != "auto" else _AUTO_KERNEL[0]
         kernels, sparse_kernel = self._kernels()
         compiled = (cfg.mode == "pulsed" and kernel != "torch" and kernels
@@ -228,32 +267,11 @@ class AnalogTile:
         trains_ok = compiled and cfg.counting == "bit_trains" and sparse_kernel
         quick = (sparse_ok or trains_ok) and fast_probabilities.supports(
             x, d, lr, cfg.bl_management, cfg.update_management, cfg.um_clip)
-        if not quick:  # the numba pass checks the values itself
-            self._check_values(x, d)
-        if cfg.mode == "expected":
-            delta = -per_replica(lr, x) * (d.transpose(-1, -2) @ x)
-            self._expected(delta)
-            return
-        if trains_ok:  # bit trains of the closed-form families: the compiled coincidence loop
-            if quick and sparse.fuses(self.conductance, x, d):
-                self._update_fused(x, d, lr, "trains")
-            else:
-                self._update_trains(x, d, *self._probabilities(x, d, lr, quick, False)[:3])
-            return
         small = kernel == "sparse" or x.shape[-2] <= ROWS_UP_TO
-        if quick and small and sparse.fuses(self.conductance, x, d):
-            self._update_fused(x, d, lr)  # probabilities and draw in one compiled call
-            return
-        p, q, bl, work = self._probabilities(x, d, lr, quick, sparse_ok and not small)
-        if sparse_ok and (small or SPARSE_BELOW * work <= self.conductance.numel()):
-            self._update_sparse(x, d, p, q, bl)
-        elif numba:
-            self._update_dense(x, d, p, q, bl)
-        else:
-            self._set_path("torch")
-            counts = COUNTING[cfg.counting](x, d, p, q, bl, self.generator)
-            self.conductance = self.devices.apply_pulses(self.conductance, counts.n_up,
-                                                         counts.n_down, self.generator)
+        one_call = None
+        if quick and (trains_ok or small) and sparse.fuses(self.conductance, x, d):
+            one_call = "trains" if trains_ok else "sparse"
+        return _UpdatePath(numba, sparse_ok, trains_ok, quick, small, one_call)
 
     def _kernels(self) -> tuple[bool, bool]:
         """(the numba kernels apply to the device arrays and the conductance:

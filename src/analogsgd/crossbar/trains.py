@@ -82,6 +82,7 @@ if fused.NUMBA_AVAILABLE:
         _S32,
         _S40,
         _UP,
+        SCAN_ABOVE,
         WARM_COLUMNS,
         active_columns,
         compose_row,
@@ -126,7 +127,8 @@ if fused.NUMBA_AVAILABLE:
                       clip, cst, vector_above, all_above):
         # w (R·out·in,); p, x (R, B, in); q, d (R, B, out); bl (R, B). Per replica: the column
         # trains of every (sample, slot) listed first, then row by row the row's bits, its
-        # coincidences into one row of counts, and its composition. Returns a sum of the
+        # coincidences into one row of counts (the touched columns listed as they are first
+        # hit), and its composition. Returns a sum of the
         # warmed elements (so that the warm-up loads are kept). (vector_above: unused, the
         # arguments are sparse.py's.)
         replicas, batch, in_size = p.shape
@@ -160,6 +162,7 @@ if fused.NUMBA_AVAILABLE:
             for i in range(out_size):
                 row = (r * out_size + i) * in_size
                 fired = 0
+                n_touched = 0
                 for b in range(batch):
                     q_bi = q[r, b, i]
                     if q_bi <= 0.0:
@@ -179,6 +182,8 @@ if fused.NUMBA_AVAILABLE:
                         c_bt = cols[b, t]
                         for s in range(n):
                             j = c_bt[s]
+                            touched[n_touched] = j
+                            n_touched += 1 if counts[j] == 0 else 0
                             counts[j] += up_neg if x_b[j] < 0.0 else up_pos
                         fired += n
                 if fired == 0:
@@ -187,7 +192,8 @@ if fused.NUMBA_AVAILABLE:
                     compose_row(w[row:row + in_size], row, counts, dev_rows[r * out_size + i],
                                 c2c_k, l_max, key_noise, family, clip, k)
                 else:
-                    n_touched = list_touched(counts, touched)
+                    if SCAN_ABOVE * n_touched > in_size:  # in column order (see sparse.py)
+                        n_touched = list_touched(counts, touched)
                     warm += compose_touched(w, row, counts, touched, n_touched, dev_t, c2c_k,
                                             key_noise, family, clip, k)
         return warm

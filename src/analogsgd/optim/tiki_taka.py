@@ -33,6 +33,7 @@ from ..config import (
     check_argument,
     param,
 )
+from ..crossbar import column_transfer
 from ..crossbar.periphery import IOConfig
 from ..crossbar.replicas import check_lr, per_replica
 from ..crossbar.tile import AnalogTile
@@ -183,5 +184,8 @@ class TikiTaka(TransferRule):
         C ← C + α A[:, j] e_jᵀ (the update with x = e_j, d = −A[:, j])."""
         rate = self.transfer_lr if rate is None else rate
         columns = self.cursor.take(self.fast.shape[-1])
+        if len(columns) == 1 and not isinstance(rate, Tensor) and column_transfer.transfer_column(
+                self.fast, self.slow, int(columns[0]), self.io, rate):
+            return  # the same numbers in one compiled call
         eye = one_hot(self.fast, columns)
         write_columns(self.slow, eye, read_columns(self.fast, eye, self.io, columns), rate)
