@@ -34,10 +34,10 @@ down in the high 32 bits, so that the update of a count is one branch-free add).
 
 **Composition.** After the batch, the row's elements with pulses are composed with their
 n_up, n_down, cycle-to-cycle noise and bounds by the dense kernel's element arithmetic
-(:func:`~analogsgd.crossbar.fused.element`): one by one from the list of touched columns, or,
-when more than ``COMPOSE_ALL_ABOVE`` of the row fired, in one vectorised loop over the whole
-row, where an element without pulses is left exactly as it is (0 pulses compose to w, c2c
-noise times 0 adds 0). Both give the same numbers.
+(:func:`~analogsgd.crossbar.fused.element`): the touched columns gathered into a list and
+composed there in one vectorised loop, or, when more than ``COMPOSE_ALL_ABOVE`` of the row
+fired, in one vectorised loop over the whole row, where an element without pulses is left
+exactly as it is (0 pulses compose to w, c2c noise times 0 adds 0). Both give the same numbers.
 
 Randomness: two 63-bit keys per update from the tile's ``torch.Generator`` (one for the pulses,
 one for the c2c noise). Hash h = mix64(key + c·γ) of counter c = (stream << 32) + k, with
@@ -67,8 +67,9 @@ from . import fast_probabilities, fused
 #: timed on the 784×256 layer of benchmarks/bench_networks.py, 1/64 is near the break-even
 VECTOR_ABOVE = 1.0 / 64.0
 #: a row in which more than COMPOSE_ALL_ABOVE × in_size pairs fired is composed in one
-#: vectorised loop over the row (2.3–2.9 ns an element) instead of element by element
-#: (about 30 ns each from the cache, more when its constants must come from memory)
+#: vectorised loop over the row (2.3–2.9 ns an element) instead of gathered into a list and
+#: composed there (compose_listed: about 9 ns an element at 200 a row, 23 ns at 20; timed on
+#: the 784×256 layer of benchmarks/bench_networks.py, 0.25 and 0.35 were no faster)
 COMPOSE_ALL_ABOVE = 0.125
 #: columns (summed over the batch) up to which a warm-up loop loads their elements of every row
 #: before the row loop: a transfer's one-hot write touches one element per row, whose cache
@@ -322,22 +323,42 @@ if fused.NUMBA_AVAILABLE:
         counts[:] = 0
 
     @njit
-    def compose_touched(w, row, counts, touched, n_touched, dev, c2c, key_noise, family, clip,
-                        k):
-        # the listed elements of the row one by one; counts reset. A first loop only loads
-        # each element's w and constants: its cache misses overlap, where in the composing
-        # loop (long per element) they would come one or two at a time (3× faster at batch 1)
-        warm = 0.0
-        for s in range(n_touched):
-            e = row + touched[s]
-            warm += w[e] + dev[e, 0] + dev[e, 5]
+    def compose_listed(w, row, counts, touched, n_touched, dev, l_max, c2c, key_noise, family,
+                       clip, k, buf_w, buf_code, buf_e, buf_dev):
+        # the listed elements of the row (w flat, ``row`` its first element, dev (n, 6)) gathered
+        # into the buffers, composed in one vectorised loop (compose_row's, on the list only)
+        # and scattered back; counts reset. The same numbers as compose_row. The gather's loads
+        # are independent, so their cache misses overlap (an element-by-element composition,
+        # long per element, took them one or two at a time: 3-4x slower from 20 elements up)
+        top = 0
         for s in range(n_touched):
             j = touched[s]
-            e = row + j
-            w[e] = compose(w[e], e, counts[j], dev[e, 0], dev[e, 1], dev[e, 2], dev[e, 3],
-                           dev[e, 4], dev[e, 5], c2c, key_noise, family, clip, k)
+            code = counts[j]
             counts[j] = 0
-        return warm
+            buf_w[s] = w[row + j]
+            buf_code[s] = code
+            buf_e[s] = row + j
+            for c in range(6):
+                buf_dev[c, s] = dev[row + j, c]
+            top = max(top, (code & np.int64(0xFFFFFFFF)) + (code >> np.int64(32)))
+        if top * l_max < SMALL_DECAY:
+            for s in range(n_touched):
+                buf_w[s] = compose(buf_w[s], buf_e[s], buf_code[s], buf_dev[0, s], buf_dev[1, s],
+                                   buf_dev[2, s], buf_dev[3, s], buf_dev[4, s], buf_dev[5, s],
+                                   c2c, key_noise, family, clip, k, True)
+        else:
+            for s in range(n_touched):
+                buf_w[s] = compose(buf_w[s], buf_e[s], buf_code[s], buf_dev[0, s], buf_dev[1, s],
+                                   buf_dev[2, s], buf_dev[3, s], buf_dev[4, s], buf_dev[5, s],
+                                   c2c, key_noise, family, clip, k, False)
+        for s in range(n_touched):
+            w[buf_e[s]] = buf_w[s]
+
+    @njit
+    def list_buffers(in_size, w, dev):
+        # compose_listed's gather buffers for rows of in_size elements
+        return (np.empty(in_size, dtype=w.dtype), np.empty(in_size, dtype=np.int64),
+                np.empty(in_size, dtype=np.int64), np.empty((6, in_size), dtype=dev.dtype))
 
     @njit
     def warm_columns(w, dev, cols, n_cols, first, out_size, in_size):
@@ -376,6 +397,7 @@ if fused.NUMBA_AVAILABLE:
         p_max = np.zeros(batch)
         counts = np.zeros(in_size, dtype=np.int64)
         touched = np.empty(in_size + 1, dtype=np.int64)
+        buf_w, buf_code, buf_e, buf_dev = list_buffers(in_size, w, dev_t)
         warm = 0.0
         for r in range(replicas):
             active_columns(p[r], cols, n_cols, p_max)
@@ -412,8 +434,8 @@ if fused.NUMBA_AVAILABLE:
                     continue
                 if not listed or SCAN_ABOVE * n_touched > in_size:
                     n_touched = list_touched(counts, touched)
-                warm += compose_touched(w, row, counts, touched, n_touched, dev_t, c2c,
-                                        key_noise, family, clip, k)
+                compose_listed(w, row, counts, touched, n_touched, dev_t, l_max, c2c, key_noise,
+                               family, clip, k, buf_w, buf_code, buf_e, buf_dev)
         return warm
 
     @njit

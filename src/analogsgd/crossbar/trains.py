@@ -12,9 +12,9 @@ lists the firing columns of each slot and, for every row that fires, adds one pu
 column of that row: O(B·BL·(in + out) + coincidences), the loop aihwkit's CPU update runs.
 
 After the batch each row is composed by :mod:`.sparse`'s element arithmetic
-(:func:`~analogsgd.crossbar.sparse.compose_row` when more than ``COMPOSE_ALL_ABOVE`` of the row
-fired, else element by element), the same closed-form composition, cycle-to-cycle noise and
-bounds as the ``moments`` kernels (pulses of one element within a batch are composed together:
+(:func:`~analogsgd.crossbar.sparse.compose_row` when more than ``COMPOSE_ALL_ABOVE`` of the
+row fired, else gathered into a list, :func:`~analogsgd.crossbar.sparse.compose_listed`), the
+same closed-form composition, cycle-to-cycle noise and bounds as the ``moments`` kernels (pulses of one element within a batch are composed together:
 their order is averaged, as on every aggregated path).
 
 Randomness: two 63-bit keys per update from the tile's ``torch.Generator`` (the trains, the c2c
@@ -85,8 +85,9 @@ if fused.NUMBA_AVAILABLE:
         SCAN_ABOVE,
         WARM_COLUMNS,
         active_columns,
+        compose_listed,
         compose_row,
-        compose_touched,
+        list_buffers,
         list_touched,
         uniform24,
         warm_columns,
@@ -149,6 +150,7 @@ if fused.NUMBA_AVAILABLE:
         n_cols = np.zeros((batch, slots_max), dtype=np.int64)
         counts = np.zeros(in_size, dtype=np.int64)
         touched = np.empty(in_size + 1, dtype=np.int64)
+        buf_w, buf_code, buf_e, buf_dev = list_buffers(in_size, w, dev_t)
         for r in range(replicas):
             active_columns(p[r], active, n_active, p_max)
             for b in range(batch):
@@ -194,8 +196,8 @@ if fused.NUMBA_AVAILABLE:
                 else:
                     if SCAN_ABOVE * n_touched > in_size:  # in column order (see sparse.py)
                         n_touched = list_touched(counts, touched)
-                    warm += compose_touched(w, row, counts, touched, n_touched, dev_t, c2c_k,
-                                            key_noise, family, clip, k)
+                    compose_listed(w, row, counts, touched, n_touched, dev_t, l_max, c2c_k,
+                                   key_noise, family, clip, k, buf_w, buf_code, buf_e, buf_dev)
         return warm
 
     @njit
