@@ -22,28 +22,13 @@ nothing, and the caller takes the general path.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import torch
 
-from . import fast_probabilities, fused, periphery, sparse
+from . import fast_periphery, fast_probabilities, fused, periphery, sparse
 from .periphery import IOConfig
 from .replicas import check_lr
 from .tile import NUMBA_PATHS, _check_finite
-
-
-@functools.lru_cache(maxsize=64)
-def _read_constants(io: IOConfig, dtype: torch.dtype) -> tuple:
-    """The DAC and ADC arguments of :mod:`.fast_periphery`'s kernels for ``io`` in ``dtype``."""
-    cast = fast_probabilities.cast_to(dtype)
-    plan = periphery._plan(io)
-    f = plan.factors
-    managed = io.noise_management != "none"
-    return (managed, cast(f.inp_bound), cast(f.inp_step), cast(io.inp_bound), io.inp_bits > 0,
-            io.inp_bound != 1.0, cast(1.0), io.out_noise > 0.0, cast(f.out_noise),
-            io.out_bits > 0, cast(f.out_step), plan.bounded, cast(io.out_bound),
-            plan.full_scale)
 
 
 def _one_pass(io: IOConfig) -> bool:
@@ -71,15 +56,15 @@ def transfer_column(source, dest, column: int, io: IOConfig, lr: float) -> bool:
     kind = dest._choose_path(x, y, lr).fused
     if kind is None:
         return False
-    consts = _read_constants(io, dtype)
-    noise = (periphery._randn(y.shape, y, source.generator) if io.out_noise > 0.0 else y)
+    _, pre, post, _ = fast_periphery.read_constants(io, dtype)
+    noise = periphery._randn(y.shape, y, source.generator) if post[0] else y
     cfg = dest.config.update
     out, view, args = sparse._arguments(dest.conductance, dest.devices, dest._sparse_keys(),
                                         dest._fused_cache)
     cast = fast_probabilities.cast_to(dtype)
     dest._set_path(NUMBA_PATHS[kind])
     finite = _transfer_kernel(fused._np(source.conductance), column, noise.numpy(), y.numpy(),
-                              x.numpy(), *consts, cast(lr), cast(dest.devices.device.granularity),
+                              x.numpy(), *pre, *post, cast(lr), cast(dest.devices.device.granularity),
                               cast(cfg.desired_bl), cast(cfg.um_grad_scale), kind == "trains",
                               view, *args)
     if not finite:
@@ -100,7 +85,7 @@ if fused.NUMBA_AVAILABLE:
     @njit
     def transfer_kernel(w_src, column, noise, y, x, managed, inp_bound, inp_step, bound,
                         quantised_in, divide, one, noisy, sigma, quantised_out, out_step, bounded,
-                        out_bound, full_scale, lr, dw_min, desired_bl, g, bit_trains, w,
+                        out_bound, full_scale, scaled, lr, dw_min, desired_bl, g, bit_trains, w,
                         dev_rows, dev_t, c2c, l_max, key, key_noise, family, clip, cst,
                         vector_above, all_above):
         # the read of column ``column`` (fast_periphery's stages 1–3 on the one-hot input's
@@ -117,7 +102,7 @@ if fused.NUMBA_AVAILABLE:
             y[0, i] = scale * w_src[i, column]
         flags = np.zeros(1, dtype=np.bool_)
         post_kernel(y, noise, noisy, sigma, quantised_out, out_step, bounded, out_bound,
-                    full_scale, managed, s, managed, zero, flags)
+                    full_scale, scaled, s, scaled, zero, flags)
         for i in range(y.shape[1]):
             y[0, i] = -y[0, i]
         x3 = x.reshape(1, 1, x.shape[1])

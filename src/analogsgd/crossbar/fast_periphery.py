@@ -22,6 +22,8 @@ numba, takes the torch path.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -38,6 +40,21 @@ def supports(x: Tensor, w: Tensor) -> bool:
             and w.device.type == "cpu" and x.is_contiguous())
 
 
+@functools.lru_cache(maxsize=256)
+def read_constants(io, dtype: torch.dtype) -> tuple:
+    """(managed, the pre-kernel's constants, the post-kernel's constants, whether the product
+    is a plain x̂ Wᵀ (no input or weight noise)) of ``io`` in ``dtype``, derived once."""
+    cast = fast_probabilities.cast_to(dtype)
+    plan = periphery._plan(io)
+    f = plan.factors
+    managed = io.noise_management != "none"
+    pre = (managed, cast(f.inp_bound), cast(f.inp_step), cast(io.inp_bound), io.inp_bits > 0,
+           io.inp_bound != 1.0, cast(1.0))
+    post = (io.out_noise > 0.0, cast(f.out_noise), io.out_bits > 0, cast(f.out_step),
+            plan.bounded, cast(io.out_bound), plan.full_scale, managed)
+    return managed, pre, post, io.inp_noise == 0.0 and io.w_noise == 0.0
+
+
 def first_read(x: Tensor, wt: Tensor, io, plan, generator: torch.Generator, zero_rows: bool):
     """(y, s, saturated) of the first read of x through ``io`` (``plan``: its
     :func:`~analogsgd.crossbar.periphery._plan`): y the de-normalised read (B, out), s the
@@ -46,25 +63,19 @@ def first_read(x: Tensor, wt: Tensor, io, plan, generator: torch.Generator, zero
     exactly 0 (under noise management; without it s_b = 1 and such a row reads its noise).
     None, having drawn nothing, when x is not finite (the torch path then runs)."""
     batch = x.shape[0]
-    cast = fast_probabilities.cast_to(x.dtype)
-    f = plan.factors
-    managed = io.noise_management != "none"
+    managed, pre, post, plain = read_constants(io, x.dtype)
     xs = torch.empty_like(x)
-    s = torch.empty((batch, 1), dtype=x.dtype)
+    s = np.empty(batch, dtype=xs.numpy().dtype)
     zero = np.zeros(batch, dtype=np.bool_)
-    if not _pre_kernel(fused._np(x), xs.numpy(), s.numpy().reshape(-1), zero, managed,
-                       cast(f.inp_bound), cast(f.inp_step), cast(io.inp_bound),
-                       io.inp_bits > 0, io.inp_bound != 1.0, cast(1.0)):
+    if not _pre_kernel(x.detach().numpy(), xs.numpy(), s, zero, *pre):
         return None
-    y = periphery.analog_product(xs, wt, io, generator)
-    noise = periphery._randn(y.shape, y, generator) if io.out_noise > 0.0 else y
+    y = xs @ wt if plain else periphery.analog_product(xs, wt, io, generator)
+    noise = periphery._randn(y.shape, y, generator) if post[0] else y
     flags = np.zeros(batch, dtype=np.bool_)
-    any_saturated = _post_kernel(
-        y.numpy(), noise.numpy(), io.out_noise > 0.0, cast(f.out_noise), io.out_bits > 0,
-        cast(f.out_step), plan.bounded, cast(io.out_bound), plan.full_scale,
-        managed, s.numpy().reshape(-1), zero_rows and managed, zero, flags)
+    any_saturated = _post_kernel(y.numpy(), noise.numpy(), *post, s, zero_rows and managed,
+                                 zero, flags)
     saturated = torch.from_numpy(flags) if plan.iterative and any_saturated else None
-    return y, (s if managed else 1.0), saturated
+    return y, (torch.from_numpy(s).reshape(batch, 1) if managed else 1.0), saturated
 
 
 if fused.NUMBA_AVAILABLE:
