@@ -22,13 +22,16 @@ nothing, and the caller takes the general path.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
+from torch import Tensor
 
 from . import fast_periphery, fast_probabilities, fused, periphery, sparse
 from .periphery import IOConfig
 from .replicas import check_lr
-from .tile import NUMBA_PATHS, _check_finite
+from .tile import NUMBA_PATHS, _check_finite, auto_kernel
 
 
 def _one_pass(io: IOConfig) -> bool:
@@ -36,39 +39,74 @@ def _one_pass(io: IOConfig) -> bool:
             and io.bound_management != "iterative")
 
 
+class _Plan(NamedTuple):
+    """What a transfer between two tiles through one periphery needs besides the column, the
+    rate and the draws (:func:`_plan`)."""
+
+    kind: str           #: the write's compiled kernel: 'sparse' or 'trains'
+    x: Tensor           #: (1, in) zeros: the one-hot input, set and cleared by the kernel
+    y: Tensor           #: (1, out): the read, then d = −read
+    w_src: np.ndarray   #: the source conductance's numpy view
+    read: tuple         #: the read's kernel constants (fast_periphery.read_constants)
+    noisy: bool         #: the read draws output noise
+    write: tuple        #: (Δw_min, desired BL, um_grad_scale) in the tiles' float type
+    cast: type          #: the tiles' float type, for the rate
+
+
+def _plan(source, dest, io: IOConfig, lr: float) -> _Plan | None:
+    """The transfer plan of (source, dest, io), or None where this path does not apply; cached
+    on the destination for as long as the tiles' arrays, the destination's config and device
+    array, the source's reference (and its version), ``io`` and the process's kernel choice
+    are the same objects (each check is one ``is``)."""
+    ref = source.devices.reference
+    key = (source.conductance, dest.conductance, dest.config, dest.devices, ref, io,
+           auto_kernel())
+    known = dest._fused_cache.get("transfer")
+    if (known is not None and known[1] == ref._version and len(known[0]) == len(key)
+            and all(a is b for a, b in zip(known[0], key, strict=True))):
+        return known[2]
+    plan = None
+    if (fused.NUMBA_AVAILABLE and _one_pass(io) and len(source.shape) == 2
+            and source.shape == dest.shape and source.conductance.is_contiguous()
+            and dest.conductance.is_contiguous() and fused.cpu_floats(source.conductance)
+            and source.conductance.dtype == dest.conductance.dtype
+            and source.generator.device.type == "cpu" and source._reference_is_zero()):
+        out_size, in_size = dest.shape
+        dtype = dest.conductance.dtype
+        x = torch.zeros(1, in_size, dtype=dtype)
+        y = torch.empty(1, out_size, dtype=dtype)
+        kind = dest._choose_path(x, y, lr).fused
+        if kind is not None:
+            cast = fast_probabilities.cast_to(dtype)
+            cfg = dest.config.update
+            _, pre, post, _ = fast_periphery.read_constants(io, dtype)
+            plan = _Plan(kind, x, y, fused._np(source.conductance), pre + post, post[0],
+                         (cast(dest.devices.device.granularity), cast(cfg.desired_bl),
+                          cast(cfg.um_grad_scale)), cast)
+    dest._fused_cache["transfer"] = (key, ref._version, plan)
+    return plan
+
+
 def transfer_column(source, dest, column: int, io: IOConfig, lr: float) -> bool:
     """Read column ``column`` of ``source`` (an :class:`~analogsgd.crossbar.AnalogTile`)
     through ``io`` and write it onto ``dest`` at rate ``lr`` (dest's pulsed update with
     x = e_column, d = −read), as the general transfer does; True when done, False (nothing
     drawn, nothing changed) where this path does not apply."""
-    if not (fused.NUMBA_AVAILABLE and _one_pass(io) and len(source.shape) == 2
-            and source.shape == dest.shape and source.conductance.is_contiguous()
-            and dest.conductance.is_contiguous() and fused.cpu_floats(source.conductance)
-            and source.conductance.dtype == dest.conductance.dtype
-            and source.generator.device.type == "cpu" and source._reference_is_zero()):
+    if isinstance(lr, Tensor) or source.conductance.requires_grad:
+        return False
+    plan = _plan(source, dest, io, lr)
+    if plan is None:
         return False
     check_lr("AnalogTile.update.lr", lr)
-    out_size, in_size = dest.shape
-    dtype = dest.conductance.dtype
-    x = torch.zeros(1, in_size, dtype=dtype)
-    x[0, column] = 1.0
-    y = torch.empty(1, out_size, dtype=dtype)
-    kind = dest._choose_path(x, y, lr).fused
-    if kind is None:
-        return False
-    _, pre, post, _ = fast_periphery.read_constants(io, dtype)
-    noise = periphery._randn(y.shape, y, source.generator) if post[0] else y
-    cfg = dest.config.update
+    noise = periphery._randn(plan.y.shape, plan.y, source.generator) if plan.noisy else plan.y
     out, view, args = sparse._arguments(dest.conductance, dest.devices, dest._sparse_keys(),
                                         dest._fused_cache)
-    cast = fast_probabilities.cast_to(dtype)
-    dest._set_path(NUMBA_PATHS[kind])
-    finite = _transfer_kernel(fused._np(source.conductance), column, noise.numpy(), y.numpy(),
-                              x.numpy(), *pre, *post, cast(lr), cast(dest.devices.device.granularity),
-                              cast(cfg.desired_bl), cast(cfg.um_grad_scale), kind == "trains",
+    dest._set_path(NUMBA_PATHS[plan.kind])
+    finite = _transfer_kernel(plan.w_src, column, noise.numpy(), plan.y.numpy(), plan.x.numpy(),
+                              *plan.read, plan.cast(lr), *plan.write, plan.kind == "trains",
                               view, *args)
     if not finite:
-        _check_finite("AnalogTile.update", x=x, d=y)
+        _check_finite("AnalogTile.update", d=plan.y)
     torch.autograd.graph.increment_version(out)
     return True
 
@@ -90,7 +128,8 @@ if fused.NUMBA_AVAILABLE:
                         vector_above, all_above):
         # the read of column ``column`` (fast_periphery's stages 1–3 on the one-hot input's
         # entry 1, the product, stages 6–8; y (1, out) ends as −read), then the write with
-        # x (1, in) = e_column, d = y; returns whether the read was finite
+        # x (1, in) = e_column (x: zeros, set here and cleared after), d = y; returns whether
+        # the read was finite
         unit = np.ones((1, 1), dtype=x.dtype)
         xs = np.empty_like(unit)
         s = np.empty(1, dtype=x.dtype)
@@ -105,6 +144,7 @@ if fused.NUMBA_AVAILABLE:
                     full_scale, scaled, s, scaled, zero, flags)
         for i in range(y.shape[1]):
             y[0, i] = -y[0, i]
+        x[0, column] = one
         x3 = x.reshape(1, 1, x.shape[1])
         d3 = y.reshape(1, 1, y.shape[1])
         if bit_trains:
@@ -115,6 +155,7 @@ if fused.NUMBA_AVAILABLE:
             finite, _ = fused_kernel(x3, d3, lr, dw_min, desired_bl, g, one, w, dev_rows, dev_t,
                                      c2c, l_max, key, key_noise, family, clip, cst,
                                      vector_above, all_above)
+        x[0, column] = one - one
         return finite
 
     _transfer_kernel = transfer_kernel

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from ..config import (
@@ -183,9 +184,13 @@ class TikiTaka(TransferRule):
         """Read column(s) of A through the transfer periphery and write them onto C:
         C ← C + α A[:, j] e_jᵀ (the update with x = e_j, d = −A[:, j])."""
         rate = self.transfer_lr if rate is None else rate
-        columns = self.cursor.take(self.fast.shape[-1])
-        if len(columns) == 1 and not isinstance(rate, Tensor) and column_transfer.transfer_column(
-                self.fast, self.slow, int(columns[0]), self.io, rate):
-            return  # the same numbers in one compiled call
+        in_size = self.fast.shape[-1]
+        if self.cursor.schedule.columns == 1:
+            column = self.cursor.take_one(in_size)
+            if column_transfer.transfer_column(self.fast, self.slow, column, self.io, rate):
+                return  # the same numbers in one compiled call
+            columns = torch.tensor([column])
+        else:
+            columns = self.cursor.take(in_size)
         eye = one_hot(self.fast, columns)
         write_columns(self.slow, eye, read_columns(self.fast, eye, self.io, columns), rate)

@@ -62,6 +62,13 @@ class TransferCursor:
         self.next_column = (self.next_column + n) % in_size
         return cols
 
+    def take_one(self, in_size: int) -> int:
+        """The column of the next one-column transfer (and advance the cursor): take's column,
+        as an int."""
+        column = self.next_column
+        self.next_column = (column + 1) % in_size
+        return column
+
     def runs(self, transfers: int, in_size: int) -> list[Tensor]:
         """The columns of ``transfers`` one-column transfers in a row (and advance the cursor),
         as runs of consecutive columns that end at the last column or the last transfer: the
