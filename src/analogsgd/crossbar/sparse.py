@@ -361,6 +361,34 @@ if fused.NUMBA_AVAILABLE:
                 np.empty(in_size, dtype=np.int64), np.empty((6, in_size), dtype=dev.dtype))
 
     @njit
+    def compose_fired(w, row, counts, touched, n_touched, fired, all_above, dev_row, dev, c2c,
+                      l_max, key_noise, family, clip, k, buffers):
+        # the composition of a row in which ``fired`` pairs fired: the whole row when more than
+        # all_above, else its touched columns (n_touched of them listed in ``touched``, in
+        # column order if the list is long; n_touched < 0: no list, scan the row)
+        in_size = counts.size
+        if fired > all_above:
+            compose_row(w[row:row + in_size], row, counts, dev_row, c2c, l_max, key_noise,
+                        family, clip, k)
+            return
+        if n_touched < 0 or SCAN_ABOVE * n_touched > in_size:
+            n_touched = list_touched(counts, touched)
+        buf_w, buf_code, buf_e, buf_dev = buffers
+        compose_listed(w, row, counts, touched, n_touched, dev, l_max, c2c, key_noise, family,
+                       clip, k, buf_w, buf_code, buf_e, buf_dev)
+
+    @njit
+    def batch_probabilities(x, d, lr, dw_min, desired_bl, g, one):
+        # (finite, p, q, BL) of fast_probabilities' pass over a batch x (R, B, in), d (R, B, out)
+        p = np.empty_like(x)
+        q = np.empty_like(d)
+        bl = np.empty(x.shape[:2], dtype=x.dtype)
+        finite, _ = fast_probabilities.probabilities_kernel(
+            x.reshape(-1, x.shape[2]), d.reshape(-1, d.shape[2]), lr, dw_min, desired_bl, g,
+            one, p.reshape(-1, x.shape[2]), q.reshape(-1, d.shape[2]), bl.reshape(-1))
+        return finite, p, q, bl
+
+    @njit
     def warm_columns(w, dev, cols, n_cols, first, out_size, in_size):
         # loads the elements of the listed columns (cols[b, :n_cols[b]]) of every row of the
         # replica whose first element is ``first``; returns their sum, to keep the loads
@@ -397,7 +425,7 @@ if fused.NUMBA_AVAILABLE:
         p_max = np.zeros(batch)
         counts = np.zeros(in_size, dtype=np.int64)
         touched = np.empty(in_size + 1, dtype=np.int64)
-        buf_w, buf_code, buf_e, buf_dev = list_buffers(in_size, w, dev_t)
+        buffers = list_buffers(in_size, w, dev_t)
         warm = 0.0
         for r in range(replicas):
             active_columns(p[r], cols, n_cols, p_max)
@@ -426,16 +454,10 @@ if fused.NUMBA_AVAILABLE:
                                                  p_max[b], x[r, b], d_neg, counts, touched,
                                                  n_touched)
                         fired += f
-                if fired == 0:
-                    continue
-                if fired > all_above:
-                    compose_row(w[row:row + in_size], row, counts, dev_rows[r * out_size + i],
-                                c2c, l_max, key_noise, family, clip, k)
-                    continue
-                if not listed or SCAN_ABOVE * n_touched > in_size:
-                    n_touched = list_touched(counts, touched)
-                compose_listed(w, row, counts, touched, n_touched, dev_t, l_max, c2c, key_noise,
-                               family, clip, k, buf_w, buf_code, buf_e, buf_dev)
+                if fired > 0:
+                    compose_fired(w, row, counts, touched, n_touched if listed else -1, fired,
+                                  all_above, dev_rows[r * out_size + i], dev_t, c2c, l_max,
+                                  key_noise, family, clip, k, buffers)
         return warm
 
     @njit
@@ -443,12 +465,7 @@ if fused.NUMBA_AVAILABLE:
                      key_noise, family, clip, cst, vector_above, all_above):
         # fast_probabilities' pass, then (if x and d are finite) the sparse kernel; returns
         # (finite, the kernel's warm-up sum)
-        p = np.empty_like(x)
-        q = np.empty_like(d)
-        bl = np.empty(x.shape[:2], dtype=x.dtype)
-        finite, _ = fast_probabilities.probabilities_kernel(
-            x.reshape(-1, x.shape[2]), d.reshape(-1, d.shape[2]), lr, dw_min, desired_bl, g,
-            one, p.reshape(-1, x.shape[2]), q.reshape(-1, d.shape[2]), bl.reshape(-1))
+        finite, p, q, bl = batch_probabilities(x, d, lr, dw_min, desired_bl, g, one)
         warm = 0.0
         if finite:
             warm = sparse_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, key, key_noise,

@@ -73,7 +73,6 @@ def update_trains(w: Tensor, x: Tensor, d: Tensor, lr: float, dw_min: float, des
 if fused.NUMBA_AVAILABLE:
     import numba
 
-    from . import fast_probabilities
     from .fused import _GAMMA, as_like, mix, unpack
     from .sparse import (
         _DOWN,
@@ -82,13 +81,11 @@ if fused.NUMBA_AVAILABLE:
         _S32,
         _S40,
         _UP,
-        SCAN_ABOVE,
         WARM_COLUMNS,
         active_columns,
-        compose_listed,
-        compose_row,
+        batch_probabilities,
+        compose_fired,
         list_buffers,
-        list_touched,
         uniform24,
         warm_columns,
     )
@@ -129,9 +126,8 @@ if fused.NUMBA_AVAILABLE:
         # w (R·out·in,); p, x (R, B, in); q, d (R, B, out); bl (R, B). Per replica: the column
         # trains of every (sample, slot) listed first, then row by row the row's bits, its
         # coincidences into one row of counts (the touched columns listed as they are first
-        # hit), and its composition. Returns a sum of the
-        # warmed elements (so that the warm-up loads are kept). (vector_above: unused, the
-        # arguments are sparse.py's.)
+        # hit), and its composition. Returns a sum of the warmed elements (so that the warm-up
+        # loads are kept). (vector_above: unused, the arguments are sparse.py's.)
         replicas, batch, in_size = p.shape
         out_size = q.shape[2]
         k = unpack(cst)
@@ -150,7 +146,7 @@ if fused.NUMBA_AVAILABLE:
         n_cols = np.zeros((batch, slots_max), dtype=np.int64)
         counts = np.zeros(in_size, dtype=np.int64)
         touched = np.empty(in_size + 1, dtype=np.int64)
-        buf_w, buf_code, buf_e, buf_dev = list_buffers(in_size, w, dev_t)
+        buffers = list_buffers(in_size, w, dev_t)
         for r in range(replicas):
             active_columns(p[r], active, n_active, p_max)
             for b in range(batch):
@@ -188,16 +184,10 @@ if fused.NUMBA_AVAILABLE:
                             n_touched += 1 if counts[j] == 0 else 0
                             counts[j] += up_neg if x_b[j] < 0.0 else up_pos
                         fired += n
-                if fired == 0:
-                    continue
-                if fired > all_above:
-                    compose_row(w[row:row + in_size], row, counts, dev_rows[r * out_size + i],
-                                c2c_k, l_max, key_noise, family, clip, k)
-                else:
-                    if SCAN_ABOVE * n_touched > in_size:  # in column order (see sparse.py)
-                        n_touched = list_touched(counts, touched)
-                    compose_listed(w, row, counts, touched, n_touched, dev_t, l_max, c2c_k,
-                                   key_noise, family, clip, k, buf_w, buf_code, buf_e, buf_dev)
+                if fired > 0:
+                    compose_fired(w, row, counts, touched, n_touched, fired, all_above,
+                                  dev_rows[r * out_size + i], dev_t, c2c_k, l_max, key_noise,
+                                  family, clip, k, buffers)
         return warm
 
     @njit
@@ -205,12 +195,7 @@ if fused.NUMBA_AVAILABLE:
                             key, key_noise, family, clip, cst, vector_above, all_above):
         # fast_probabilities' pass, then (if x and d are finite) the bit-train kernel; returns
         # (finite, the kernel's warm-up sum)
-        p = np.empty_like(x)
-        q = np.empty_like(d)
-        bl = np.empty(x.shape[:2], dtype=x.dtype)
-        finite, _ = fast_probabilities.probabilities_kernel(
-            x.reshape(-1, x.shape[2]), d.reshape(-1, d.shape[2]), lr, dw_min, desired_bl, g,
-            one, p.reshape(-1, x.shape[2]), q.reshape(-1, d.shape[2]), bl.reshape(-1))
+        finite, p, q, bl = batch_probabilities(x, d, lr, dw_min, desired_bl, g, one)
         warm = 0.0
         if finite:
             warm = trains_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, key, key_noise,
