@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 #: :attr:`UpdateConfig.kernel` values
 KERNELS = ("auto", "sparse", "dense", "torch")
-#: :attr:`AnalogTile.last_update_path` of the two numba kernels (``kernel`` 'sparse', 'dense')
+#: :attr:`AnalogTile.last_update_path` of the numba kernels (``kernel`` 'sparse', 'dense'; bit trains)
 NUMBA_PATHS = {"sparse": "sparse-numba", "dense": "fused-numba", "trains": "trains-numba"}
 #: what ``kernel="auto"`` stands for in this process (:func:`auto_kernel`): 'auto' itself (the
 #: choice below) unless a run asks for one kernel for every tile (``analogsgd run
