@@ -20,7 +20,8 @@ own Python (``AnalogTile.update``: path choice, key draw, buffers), the argument
 (``AnalogTile._check_update``), ``pulse_probabilities`` (torch) or ``fast_probabilities.probabilities`` (numba),
 ``batch_moments``, the numba kernels (dense: ``fused.apply_moments``, ``fused.apply_outer``;
 sparse: ``sparse.apply_sparse``, or ``sparse.update_sparse`` with the probabilities in the same
-compiled call), the torch update (``DeviceArray.apply_pulses``)
+compiled call, which also runs the bit-train kernel of ``--counting bit_trains``; bit trains with
+given probabilities: ``trains.apply_trains``), the torch update (``DeviceArray.apply_pulses``)
 and the rule's ``transfer``.
 
 Per rule and batch: ``--warmup`` steps, then ``--rounds`` rounds that each run a block of
@@ -77,7 +78,7 @@ STAGES = (
      "analogsgd.crossbar.fused:apply_outer"),
     ("apply_sparse", "sparse.apply_sparse (sparse kernel)", "analogsgd.crossbar.sparse:apply_sparse"),
     ("apply_trains", "trains.apply_trains (bit-train kernel)", "analogsgd.crossbar.trains:apply_trains"),
-    ("update_sparse", "sparse.update_sparse (probabilities + sparse kernel)",
+    ("update_sparse", "sparse.update_sparse (probabilities + sparse/bit-train kernel)",
      "analogsgd.crossbar.sparse:update_sparse"),
     ("apply_pulses", "DeviceArray.apply_pulses (torch)",
      "analogsgd.devices.variation:DeviceArray.apply_pulses"),
