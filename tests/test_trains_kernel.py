@@ -54,12 +54,14 @@ def exact_net_count_moments(x, d, lr):
     return mean, cov, bl
 
 
-def sampled_net_counts(kernel: str, counting: str = "bit_trains", seed: int = 9):
+def sampled_net_counts(kernel: str, counting: str = "bit_trains", seed: int = 9,
+                       per_replica_lr: bool = False):
     x, d, lr = _batch()
     cfg = TileConfig(device=IdealDevice(dw_min=DW),
                      update=UpdateConfig(counting=counting, kernel=kernel))
     tile = AnalogTile((REPLICAS, 3, 4), cfg, seed, dtype=F64)
-    tile.update(x.expand(REPLICAS, -1, -1), d.expand(REPLICAS, -1, -1), lr)
+    rate = torch.full((REPLICAS,), lr, dtype=F64) if per_replica_lr else lr
+    tile.update(x.expand(REPLICAS, -1, -1), d.expand(REPLICAS, -1, -1), rate)
     return (tile.weight / DW).reshape(REPLICAS, -1), tile.last_update_path
 
 
@@ -89,6 +91,16 @@ def test_bit_trains_match_shared_train_statistics(kernel):
     assert path == ("trains-numba" if kernel == "auto" else "torch")
     assert float(exact_net_count_moments(*_batch())[2].min()) > 1  # several slots per sample
     assert float((n - n.round()).abs().max()) < 1e-9  # the ideal device: whole pulses
+    problems = moment_problems(n.round())
+    assert not problems, "\n".join(problems)
+
+
+def test_bit_trains_with_given_probabilities_match_shared_train_statistics():
+    """A learning rate per replica takes torch's probabilities and the kernel without the fused
+    probability pass (trains.apply_trains): the same closed form holds."""
+    n, path = sampled_net_counts("auto", seed=10, per_replica_lr=True)
+    assert path == "trains-numba"
+    assert float((n - n.round()).abs().max()) < 1e-9
     problems = moment_problems(n.round())
     assert not problems, "\n".join(problems)
 

@@ -76,8 +76,8 @@ COMPOSE_ALL_ABOVE = 0.125
 #: misses would otherwise come one at a time (each row's composition is long)
 WARM_COLUMNS = 8
 #: a touched list longer than in_size / SCAN_ABOVE is rebuilt in column order by a scan of the
-#: row before an element-by-element composition (in the order of their first hit the
-#: elements would be visited at random, a cache miss each)
+#: row before a listed composition (in the order of their first hit the elements would be
+#: gathered at random, a cache miss each)
 SCAN_ABOVE = 32
 
 
@@ -126,20 +126,23 @@ def _arguments(w: Tensor, devices: DeviceArray, keys: tuple[int, int], cache: di
 
 
 def apply_sparse(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,
-                 devices: DeviceArray, keys: tuple[int, int], cache: dict | None = None) -> Tensor:
+                 devices: DeviceArray, keys: tuple[int, int], cache: dict | None = None,
+                 kernel=None) -> Tensor:
     """w' after the coincidences of one batch (x, d with their probabilities p, q and BL);
     ``keys``: (pulses, c2c noise). Shapes: w (..., out, in); x, p (..., B, in); d, q (..., B,
     out); bl (..., B, 1); leading (replica) dimensions broadcast to w's.
 
     A contiguous ``w`` is updated in place (its version counter advanced, as a torch in-place
-    operation does) and returned: a copy would cost more than the update at batch 1."""
+    operation does) and returned: a copy would cost more than the update at batch 1.
+    ``kernel``: another compiled kernel of the same arguments in place of the sparse one (the
+    bit-train kernel of :func:`~analogsgd.crossbar.trains.apply_trains`)."""
     out, view, args = _arguments(w, devices, keys, cache)
     out_size, in_size = w.shape[-2], w.shape[-1]
     batch = x.shape[-2]
     rows = batch_rows(w)
-    _sparse_kernel(view, rows(p, in_size, batch), rows(x, in_size, batch),
-                   rows(q, out_size, batch), rows(d, out_size, batch),
-                   rows(bl, 1, batch).reshape(-1, batch), *args)
+    (kernel or _sparse_kernel)(view, rows(p, in_size, batch), rows(x, in_size, batch),
+                               rows(q, out_size, batch), rows(d, out_size, batch),
+                               rows(bl, 1, batch).reshape(-1, batch), *args)
     torch.autograd.graph.increment_version(out)
     return w if w.is_contiguous() else out
 

@@ -14,50 +14,36 @@ column of that row: O(B·BL·(in + out) + coincidences), the loop aihwkit's CPU 
 After the batch each row is composed by :mod:`.sparse`'s element arithmetic
 (:func:`~analogsgd.crossbar.sparse.compose_row` when more than ``COMPOSE_ALL_ABOVE`` of the
 row fired, else gathered into a list, :func:`~analogsgd.crossbar.sparse.compose_listed`), the
-same closed-form composition, cycle-to-cycle noise and bounds as the ``moments`` kernels (pulses of one element within a batch are composed together:
-their order is averaged, as on every aggregated path).
+same closed-form composition, cycle-to-cycle noise and bounds as the ``moments`` kernels
+(pulses of one element within a batch are composed together: their order is averaged, as on
+every aggregated path).
 
 Randomness: two 63-bit keys per update from the tile's ``torch.Generator`` (the trains, the c2c
 noise). The bit of column j in slot t of sample b of replica r is the top 24 bits (j even) or
 bits 8–31 (j odd) of the hash of counter c = (stream << 32) + ⌊j/2⌋ + 1, stream =
-2·((r·B + b)·T + t) (T the batch's largest BL), as a uniform (m + ½)/2²⁴; row i's bit takes the top
-24 bits of counter ((stream + 1) << 32) + i + 1. A slot's columns are drawn over all pairs or,
-where fewer than half the columns have p > 0, over those only: the same bits either way. The c2c Gaussian of element e is Irwin–Hall of mix64(key₂ + (e + 1)·γ), as in the
-other kernels. Same seed → same numbers; they differ from the torch path's (another draw of the
+2·((r·B + b)·T + t) (T the batch's largest BL), as a uniform (m + ½)/2²⁴; row i's bit takes the
+top 24 bits of counter ((stream + 1) << 32) + i + 1. A slot's columns are drawn over all pairs
+or, where fewer than half the columns have p > 0, over those only: the same bits either way.
+The c2c Gaussian of element e is Irwin–Hall of mix64(key₂ + (e + 1)·γ), as in the other
+kernels. Same seed → same numbers; they differ from the torch path's (another draw of the
 same process).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from ..devices.variation import DeviceArray
 from . import fused, sparse
 
 
-def supports(devices: DeviceArray) -> bool:
-    """The closed-form families, as for the sparse ``moments`` kernel
-    (:func:`~analogsgd.crossbar.sparse.supports`); the others take the torch path."""
-    return sparse.supports(devices)
-
-
 def apply_trains(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,
                  devices: DeviceArray, keys: tuple[int, int], cache: dict | None = None) -> Tensor:
     """w' after the coincidences of one batch's bit trains (x, d with their probabilities p, q
-    and BL); ``keys``: (trains, c2c noise). Shapes as for
-    :func:`~analogsgd.crossbar.sparse.apply_sparse`; a contiguous ``w`` is updated in place and
-    returned."""
-    out, view, args = sparse._arguments(w, devices, keys, cache)
-    out_size, in_size = w.shape[-2], w.shape[-1]
-    batch = x.shape[-2]
-    rows = sparse.batch_rows(w)
-    _trains_kernel(view, rows(p, in_size, batch), rows(x, in_size, batch),
-                   rows(q, out_size, batch), rows(d, out_size, batch),
-                   rows(bl, 1, batch).reshape(-1, batch), *args)
-    torch.autograd.graph.increment_version(out)
-    return w if w.is_contiguous() else out
+    and BL); ``keys``: (trains, c2c noise). Shapes and in-place update as for
+    :func:`~analogsgd.crossbar.sparse.apply_sparse`, which runs this kernel."""
+    return sparse.apply_sparse(w, x, d, p, q, bl, devices, keys, cache, kernel=_trains_kernel)
 
 
 def update_trains(w: Tensor, x: Tensor, d: Tensor, lr: float, dw_min: float, desired_bl: int,
@@ -204,4 +190,4 @@ if fused.NUMBA_AVAILABLE:
 
     _trains_kernel, _fused_trains_kernel = trains_kernel, fused_trains_kernel
 else:
-    _fused_trains_kernel = None
+    _trains_kernel = _fused_trains_kernel = None
