@@ -586,6 +586,24 @@ def _sparse_case(dtype, batch=5, shape=(2, 6, 9), seed=3, lr=0.5, dw_min=0.01):
 
 
 @needs_numba
+@pytest.mark.parametrize("width", [1, 7, 8, 9, 63, 64, 65, 784])
+def test_touched_list_is_every_column_with_pulses_in_order(width):
+    """The sparse kernel's list of a row's columns with pulses (a byte mask read a word at a
+    time) is np.nonzero of the counts, at densities from none to all and at row widths on and
+    off the 8-byte word boundary (the mask's padding never lists a column)."""
+    import numpy as np
+
+    rng = np.random.default_rng(width)
+    touched = np.empty(width + 1, dtype=np.int64)
+    mask = fused_sparse.list_buffers(width, np.zeros(1, np.float32), np.zeros((1, 6), np.float32))[4]
+    for density in (0.0, 0.01, 0.1, 0.5, 1.0):
+        counts = np.where(rng.random(width) < density,
+                          rng.integers(1, 2**40, width), 0).astype(np.int64)
+        n = fused_sparse.list_touched(counts, touched, mask)
+        assert touched[:n].tolist() == np.nonzero(counts)[0].tolist(), density
+
+
+@needs_numba
 @pytest.mark.parametrize("small", [True, False])
 @pytest.mark.parametrize("dtype", [torch.float32, F64])
 def test_sparse_compositions_give_the_same_numbers(monkeypatch, dtype, small):

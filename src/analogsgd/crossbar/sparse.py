@@ -55,6 +55,8 @@ p, q and BL.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -219,7 +221,11 @@ if fused.NUMBA_AVAILABLE:
         unpack,
     )
 
+    from numba.cpython.unsafe.numbers import trailing_zeros
+
     _S8, _S32, _S40 = np.uint64(8), np.uint64(32), np.uint64(40)
+    _ONE64 = np.uint64(1)
+    _LITTLE_ENDIAN = sys.byteorder == "little"
     _LOW24 = np.uint64(0xFFFFFF)
     _LOW32 = np.uint64(0xFFFFFFFF)
     _UP, _DOWN = np.int64(1), np.int64(1 << 32)   # one pulse in the packed count
@@ -359,9 +365,11 @@ if fused.NUMBA_AVAILABLE:
 
     @njit
     def list_buffers(in_size, w, dev):
-        # compose_listed's gather buffers for rows of in_size elements
+        # compose_listed's gather buffers for rows of in_size elements, and list_touched's
+        # byte mask (whole 8-byte words, the padding always 0)
         return (np.empty(in_size, dtype=w.dtype), np.empty(in_size, dtype=np.int64),
-                np.empty(in_size, dtype=np.int64), np.empty((6, in_size), dtype=dev.dtype))
+                np.empty(in_size, dtype=np.int64), np.empty((6, in_size), dtype=dev.dtype),
+                np.zeros(8 * ((in_size + 7) // 8), dtype=np.uint8))
 
     @njit
     def compose_fired(w, row, counts, touched, n_touched, fired, all_above, dev_row, dev, c2c,
@@ -374,9 +382,9 @@ if fused.NUMBA_AVAILABLE:
             compose_row(w[row:row + in_size], row, counts, dev_row, c2c, l_max, key_noise,
                         family, clip, k)
             return
+        buf_w, buf_code, buf_e, buf_dev, mask = buffers
         if n_touched < 0 or SCAN_ABOVE * n_touched > in_size:
-            n_touched = list_touched(counts, touched)
-        buf_w, buf_code, buf_e, buf_dev = buffers
+            n_touched = list_touched(counts, touched, mask)
         compose_listed(w, row, counts, touched, n_touched, dev, l_max, c2c, key_noise, family,
                        clip, k, buf_w, buf_code, buf_e, buf_dev)
 
@@ -405,12 +413,27 @@ if fused.NUMBA_AVAILABLE:
         return warm
 
     @njit
-    def list_touched(counts, touched):
-        # the columns with pulses, in order
-        n = 0
+    def list_touched(counts, touched, mask):
+        # the columns with pulses, in order: one byte per column (a vectorised loop), then the
+        # set bytes of each 8-byte word of the mask by their trailing zeros (the lowest column
+        # first on a little-endian machine; elsewhere a scan that tests every column). At a few
+        # % of the row 2-3x faster than that scan
+        if not _LITTLE_ENDIAN:
+            n = 0
+            for j in range(counts.size):
+                touched[n] = j
+                n += 1 if counts[j] != 0 else 0
+            return n
         for j in range(counts.size):
-            touched[n] = j
-            n += 1 if counts[j] != 0 else 0
+            mask[j] = 1 if counts[j] != 0 else 0
+        words = mask.view(np.uint64)
+        n = 0
+        for i in range(words.size):
+            word = words[i]
+            while word != 0:
+                touched[n] = 8 * i + (np.int64(trailing_zeros(word)) >> 3)
+                n += 1
+                word &= word - _ONE64
         return n
 
     @njit
