@@ -208,6 +208,7 @@ def _layout(consts: Tensor, kind: str, in_size: int, cache: dict | None) -> np.n
 
 if fused.NUMBA_AVAILABLE:
     import numba
+    from numba.cpython.unsafe.numbers import trailing_zeros
 
     from .fused import (
         _GAMMA,
@@ -220,8 +221,6 @@ if fused.NUMBA_AVAILABLE:
         mix,
         unpack,
     )
-
-    from numba.cpython.unsafe.numbers import trailing_zeros
 
     _S8, _S32, _S40 = np.uint64(8), np.uint64(32), np.uint64(40)
     _ONE64 = np.uint64(1)
