@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import fast_periphery, fast_probabilities, fused, periphery, sparse
+from . import fast_periphery, fast_probabilities, fused, sparse
 from .periphery import IOConfig
 from .replicas import check_lr
 from .tile import NUMBA_PATHS, _check_finite, auto_kernel
@@ -44,12 +44,14 @@ class _Plan(NamedTuple):
     rate and the draws (:func:`_plan`)."""
 
     kind: str           #: the write's compiled kernel: 'sparse' or 'trains'
-    x: Tensor           #: (1, in) zeros: the one-hot input, set and cleared by the kernel
     y: Tensor           #: (1, out): the read, then d = −read
-    w_src: np.ndarray   #: the source conductance's numpy view
+    noise: Tensor       #: (1, out): the read's output noise, drawn into it (y's when not noisy)
+    arrays: tuple       #: numpy views: (source conductance, noise, y, x (1, in) zeros, the
+                        #: one-hot input, set and cleared by the kernel)
     read: tuple         #: the read's kernel constants (fast_periphery.read_constants)
     noisy: bool         #: the read draws output noise
-    write: tuple        #: (Δw_min, desired BL, um_grad_scale) in the tiles' float type
+    write: tuple        #: (Δw_min, desired BL, um_grad_scale) in the tiles' float type, and
+                        #: whether the write is the bit-train kernel
     cast: type          #: the tiles' float type, for the rate
 
 
@@ -80,9 +82,12 @@ def _plan(source, dest, io: IOConfig, lr: float) -> _Plan | None:
             cast = fast_probabilities.cast_to(dtype)
             cfg = dest.config.update
             _, pre, post, _ = fast_periphery.read_constants(io, dtype)
-            plan = _Plan(kind, x, y, fused._np(source.conductance), pre + post, post[0],
+            noise = torch.empty_like(y) if post[0] else y
+            plan = _Plan(kind, y, noise, (fused._np(source.conductance), noise.numpy(),
+                                          y.numpy(), x.numpy()),
+                         pre + post, post[0],
                          (cast(dest.devices.device.granularity), cast(cfg.desired_bl),
-                          cast(cfg.um_grad_scale)), cast)
+                          cast(cfg.um_grad_scale), kind == "trains"), cast)
     dest._fused_cache["transfer"] = (key, ref._version, plan)
     return plan
 
@@ -98,12 +103,13 @@ def transfer_column(source, dest, column: int, io: IOConfig, lr: float) -> bool:
     if plan is None:
         return False
     check_lr("AnalogTile.update.lr", lr)
-    noise = periphery._randn(plan.y.shape, plan.y, source.generator) if plan.noisy else plan.y
+    if plan.noisy:  # periphery._randn's numbers (torch.randn fills a tensor with normal_)
+        plan.noise.normal_(generator=source.generator)
     out, view, args = sparse._arguments(dest.conductance, dest.devices, dest._sparse_keys(),
                                         dest._fused_cache)
     dest._set_path(NUMBA_PATHS[plan.kind])
-    finite = _transfer_kernel(plan.w_src, column, noise.numpy(), plan.y.numpy(), plan.x.numpy(),
-                              *plan.read, plan.cast(lr), *plan.write, plan.kind == "trains",
+    w_src, noise, y, x = plan.arrays
+    finite = _transfer_kernel(w_src, column, noise, y, x, *plan.read, plan.cast(lr), *plan.write,
                               view, *args)
     if not finite:
         _check_finite("AnalogTile.update", d=plan.y)

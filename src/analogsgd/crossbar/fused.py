@@ -168,9 +168,12 @@ def draw_key(generator: torch.Generator) -> int:
     return int(torch.empty(1, dtype=torch.int64).random_(generator=generator).item())
 
 
-def draw_keys(generator: torch.Generator, n: int) -> list[int]:
-    """n keys in one draw: the numbers of n calls of :func:`draw_key`, in order."""
-    return torch.empty(n, dtype=torch.int64).random_(generator=generator).tolist()
+def draw_keys(generator: torch.Generator, n: int, out: Tensor | None = None) -> list[int]:
+    """n keys in one draw: the numbers of n calls of :func:`draw_key`, in order (``out``: an
+    int64 CPU tensor of n elements to draw them into, saving an allocation)."""
+    if out is None:
+        out = torch.empty(n, dtype=torch.int64)
+    return out.random_(generator=generator).tolist()
 
 
 # -- per-device constants, cached per tile -----------------------------------------------------

@@ -347,7 +347,11 @@ class AnalogTile:
             _check_finite("AnalogTile.update", x=x, d=d)
 
     def _sparse_keys(self) -> list[int]:
-        return fused.draw_keys(self.generator, 2)  # the numbers of two draw_key calls
+        # the numbers of two draw_key calls, drawn into a buffer kept with the kernels' cache
+        buf = self._fused_cache.get("keys")
+        if buf is None:
+            buf = self._fused_cache["keys"] = torch.empty(2, dtype=torch.int64)
+        return fused.draw_keys(self.generator, 2, buf)
 
     def _check_update(self, x: Tensor, d: Tensor, lr: float | Tensor, values: bool = True) -> None:
         out_size, in_size = self.shape[-2:]
