@@ -262,3 +262,41 @@ def test_fixed_bl_off_lengthens_the_train_as_calculateBlAB():
 def test_um_clip_rejects_unknown_rule():
     with pytest.raises(ConfigError, match="um_clip"):
         UpdateConfig(um_clip="x_only")
+
+
+@pytest.mark.skipif(not __import__("analogsgd.crossbar.fused", fromlist=["x"]).NUMBA_AVAILABLE,
+                    reason="numba not installed")
+def test_update_path_follows_what_it_depends_on():
+    """The tile keeps its last path choice only while the config object, the process's kernel
+    choice, the float types and the batch are the same: each change takes the path it asks for."""
+    from analogsgd.crossbar.tile import auto_kernel
+
+    cfg = TileConfig(device=SoftBounds(dw_min=0.01), update=UpdateConfig())
+    tile = AnalogTile((4, 6), cfg, 0)
+    x, d = torch.rand(1, 6), 0.1 * torch.randn(1, 4)
+
+    def path(tile, x, d, lr=0.1):
+        tile.update(x, d, lr)
+        return tile.last_update_path
+
+    assert path(tile, x, d) == path(tile, x, d) == "sparse-numba"
+    tile.config = cfg.replace(update=UpdateConfig(kernel="torch"))
+    assert path(tile, x, d) == "torch"
+    tile.config = cfg.replace(update=UpdateConfig(counting="bit_trains"))
+    assert path(tile, x, d) == "trains-numba"
+    tile.config = cfg
+    assert path(tile, x, d) == "sparse-numba"
+    before = auto_kernel("dense")
+    try:
+        assert path(tile, x, d) == "fused-numba"
+    finally:
+        auto_kernel(before)
+    assert path(tile, x, d) == "sparse-numba"
+    # float types, batch size, a tensor rate, gradient flags: the kept choice is the fresh one
+    variants = [(x, d, 0.1), (x.double(), d.double(), 0.1), (x, d, torch.tensor(0.1)),
+                (torch.rand(64, 6), 0.1 * torch.randn(64, 4), 0.1),
+                (x, d.clone().requires_grad_(), 0.1), (x, d, 0.1)]
+    fresh = [tile._path_for(*v) for v in variants]
+    assert len(set(fresh)) >= 4          # the variants do ask for different paths
+    for v, want in zip(variants, fresh, strict=True):
+        assert tile._choose_path(*v) == want

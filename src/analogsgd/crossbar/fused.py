@@ -219,7 +219,10 @@ def device_constants(devices: DeviceArray, dtype: torch.dtype, cache: dict | Non
 
 
 def _np(t: Tensor) -> np.ndarray:
-    return t.detach().contiguous().numpy()
+    """A CPU tensor's data as a numpy array (a view when it is contiguous)."""
+    if t.requires_grad or not t.is_contiguous():
+        t = t.detach().contiguous()
+    return t.numpy()
 
 
 def apply_moments(w: Tensor, moments: Tensor, devices: DeviceArray, key: int,

@@ -172,6 +172,7 @@ class AnalogTile:
         self._fused_cache: dict = {}
         self._zero_reference: tuple | None = None
         self._kernels_known: tuple | None = None
+        self._path_known: tuple | None = None
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -256,7 +257,23 @@ class AnalogTile:
                                                          counts.n_down, self.generator)
 
     def _choose_path(self, x: Tensor, d: Tensor, lr) -> _UpdatePath:
-        """Which implementation :meth:`update` (x, d, lr) runs (x, d of checked shapes)."""
+        """Which implementation :meth:`update` (x, d, lr) runs (x, d of checked shapes): the
+        last choice while everything it depends on is the same (the tile's config object, the
+        process's kernel choice, the kernels' fit to the device arrays, the conductance's and
+        x's and d's shapes, float types, devices and gradient flags, whether lr is a tensor)."""
+        w = self.conductance
+        key = (self._kernels(), _AUTO_KERNEL[0], x.shape, d.shape, w.shape, x.dtype, d.dtype,
+               w.dtype, x.device, d.device, w.device, x.requires_grad, d.requires_grad,
+               w.requires_grad, isinstance(lr, Tensor))
+        known = self._path_known
+        if known is not None and known[0] is self.config and known[1] == key:
+            return known[2]
+        path = self._path_for(x, d, lr)
+        self._path_known = (self.config, key, path)
+        return path
+
+    def _path_for(self, x: Tensor, d: Tensor, lr) -> _UpdatePath:
+        """:meth:`_choose_path`'s choice, worked out."""
         cfg = self.config.update
         kernel = cfg.kernel if cfg.kernel != "auto" else _AUTO_KERNEL[0]
         kernels, sparse_kernel = self._kernels()
@@ -434,6 +451,7 @@ class AnalogTile:
         self._fused_cache = {}
         self._zero_reference = None
         self._kernels_known = None
+        self._path_known = None
         target = self.conductance.device
         if torch.device(self.generator.device).type != target.type:
             seed = int(torch.randint(0, 2**62, (1,), generator=self.generator,
