@@ -57,25 +57,26 @@ def read_constants(io, dtype: torch.dtype) -> tuple:
 
 def first_read(x: Tensor, wt: Tensor, io, plan, generator: torch.Generator, zero_rows: bool):
     """(y, s, saturated) of the first read of x through ``io`` (``plan``: its
-    :func:`~analogsgd.crossbar.periphery._plan`): y the de-normalised read (B, out), s the
-    noise-management scales (B, 1) (1.0 for 'none'), saturated the per-sample flags (B,) or None
-    when no sample saturated or bound management is off; ``zero_rows``: an all-zero row reads
-    exactly 0 (under noise management; without it s_b = 1 and such a row reads its noise).
-    None, having drawn nothing, when x is not finite (the torch path then runs)."""
+    :func:`~analogsgd.crossbar.periphery._plan`): y the de-normalised read (B, out), saturated
+    the per-sample flags (B,) or None when no sample saturated or bound management is off, and
+    s, for bound management's re-reads, the noise-management scales (B, 1) (1.0 for 'none'), or
+    None when saturated is None (nothing re-reads); ``zero_rows``: an all-zero row reads exactly
+    0 (under noise management; without it s_b = 1 and such a row reads its noise). None, having
+    drawn nothing, when x is not finite (the torch path then runs)."""
     batch = x.shape[0]
     managed, pre, post, plain = read_constants(io, x.dtype)
     xs = torch.empty_like(x)
     s = np.empty(batch, dtype=xs.numpy().dtype)
-    zero = np.zeros(batch, dtype=np.bool_)
+    zero, flags = np.empty((2, batch), dtype=np.bool_)  # both written for every sample
     if not _pre_kernel(x.detach().numpy(), xs.numpy(), s, zero, *pre):
         return None
     y = xs @ wt if plain else periphery.analog_product(xs, wt, io, generator)
     noise = periphery._randn(y.shape, y, generator) if post[0] else y
-    flags = np.zeros(batch, dtype=np.bool_)
     any_saturated = _post_kernel(y.numpy(), noise.numpy(), *post, s, zero_rows and managed,
                                  zero, flags)
-    saturated = torch.from_numpy(flags) if plan.iterative and any_saturated else None
-    return y, (torch.from_numpy(s).reshape(batch, 1) if managed else 1.0), saturated
+    if not (plan.iterative and any_saturated):
+        return y, None, None
+    return y, (torch.from_numpy(s).reshape(batch, 1) if managed else 1.0), torch.from_numpy(flags)
 
 
 if fused.NUMBA_AVAILABLE:
