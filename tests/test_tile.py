@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from analogsgd.crossbar import AnalogTile, TileConfig, UpdateConfig
+from analogsgd.crossbar import AnalogTile, TileConfig, UpdateConfig, fused
 from analogsgd.crossbar.pulse_trains import PIECES, count_bit_trains, pulse_probabilities
 from analogsgd.devices import IdealDevice, SoftBounds, asymmetric_linear_device
 from analogsgd.errors import ConfigError
@@ -264,8 +264,7 @@ def test_um_clip_rejects_unknown_rule():
         UpdateConfig(um_clip="x_only")
 
 
-@pytest.mark.skipif(not __import__("analogsgd.crossbar.fused", fromlist=["x"]).NUMBA_AVAILABLE,
-                    reason="numba not installed")
+@pytest.mark.skipif(not fused.NUMBA_AVAILABLE, reason="numba not installed")
 def test_update_path_follows_what_it_depends_on():
     """The tile keeps its last path choice only while the config object, the process's kernel
     choice, the float types and the batch are the same: each change takes the path it asks for."""

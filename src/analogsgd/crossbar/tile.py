@@ -259,11 +259,12 @@ class AnalogTile:
     def _choose_path(self, x: Tensor, d: Tensor, lr) -> _UpdatePath:
         """Which implementation :meth:`update` (x, d, lr) runs (x, d of checked shapes): the
         last choice while everything it depends on is the same (the tile's config object, the
-        process's kernel choice, the kernels' fit to the device arrays, the conductance's and
-        x's and d's shapes, float types, devices and gradient flags, whether lr is a tensor)."""
+        process's kernel choice and ``ROWS_UP_TO``, the kernels' fit to the device arrays, the
+        conductance's and x's and d's shapes, float types, devices and gradient flags, whether lr
+        is a tensor)."""
         w = self.conductance
-        key = (self._kernels(), _AUTO_KERNEL[0], x.shape, d.shape, w.shape, x.dtype, d.dtype,
-               w.dtype, x.device, d.device, w.device, x.requires_grad, d.requires_grad,
+        key = (self._kernels(), _AUTO_KERNEL[0], ROWS_UP_TO, x.shape, d.shape, w.shape, x.dtype,
+               d.dtype, w.dtype, x.device, d.device, w.device, x.requires_grad, d.requires_grad,
                w.requires_grad, isinstance(lr, Tensor))
         known = self._path_known
         if known is not None and known[0] is self.config and known[1] == key:
