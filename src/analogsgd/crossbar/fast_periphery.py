@@ -68,7 +68,7 @@ def first_read(x: Tensor, wt: Tensor, io, plan, generator: torch.Generator, zero
     xs = torch.empty_like(x)
     s = np.empty(batch, dtype=xs.numpy().dtype)
     zero, flags = np.empty((2, batch), dtype=np.bool_)  # both written for every sample
-    if not _pre_kernel(x.detach().numpy(), xs.numpy(), s, zero, *pre):
+    if not _pre_kernel(fused._np(x), xs.numpy(), s, zero, *pre):
         return None
     y = xs @ wt if plain else periphery.analog_product(xs, wt, io, generator)
     noise = periphery._randn(y.shape, y, generator) if post[0] else y
