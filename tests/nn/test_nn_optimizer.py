@@ -5,6 +5,10 @@ import math
 import pytest
 import torch
 from torch import nn
+from torch.optim.optimizer import (
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
 
 from analogsgd.crossbar import TileConfig, UpdateConfig
 from analogsgd.devices import IdealDevice
@@ -190,6 +194,61 @@ def test_param_groups_scheduler_and_state_dict():
     assert [g["lr"] for g in opt.param_groups] == [0.05, 0.025]
     state = opt.state_dict()
     assert len(state["param_groups"]) == 2 and state["state"]     # momentum buffers kept
+
+
+def test_step_and_zero_grad_keep_torch_optimizer_conventions():
+    """What torch.optim's step wrapper gives every optimizer, kept without its per-call profiler
+    record: global and per-optimizer pre and post hooks in torch's order, a pre hook's new
+    arguments reaching the step, the profiler labels while a profiler runs, the updates without
+    autograd and the caller's grad mode restored; zero_grad(set_to_none=False) zeroes."""
+    layer = AnalogLinear(6, 3, config=ideal(), generator=5, dtype=F64)
+    opt = AnalogOptimizer(layer.parameters(), lr=0.1)
+    calls = []
+    losses = []
+
+    def closure():
+        assert torch.is_grad_enabled()
+        losses.append(torch.tensor(1.0))
+        return losses[-1]
+
+    def pre(o, args, kwargs):
+        calls.append(("pre", o is opt, len(args), dict(kwargs)))
+        return (args[0],), {"closure": closure}            # the step runs with this closure
+
+    handles = [register_optimizer_step_pre_hook(
+                   lambda o, a, k: calls.append(("global pre",))),
+               opt.register_step_pre_hook(pre),
+               opt.register_step_post_hook(lambda o, a, k: calls.append(("post", dict(k)))),
+               register_optimizer_step_post_hook(
+                   lambda o, a, k: calls.append(("global post",)))]
+    try:
+        x, g = data(seed=6)
+        backward_with(layer, x, g)
+        w0 = layer.rule.weight.clone()
+        with torch.enable_grad():     # (an in-place step of the leaf bias would raise here)
+            assert opt.step() is losses[0]
+            assert torch.is_grad_enabled()
+        assert calls == [("global pre",), ("pre", True, 1, {}), ("post", {"closure": closure}),
+                         ("global post",)]
+        torch.testing.assert_close(layer.rule.weight, w0 - 0.1 * g.T @ x, rtol=0, atol=1e-14)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+    with torch.no_grad():
+        opt.step()
+        assert not torch.is_grad_enabled()                 # the caller's mode is restored
+    with torch.profiler.profile() as prof:
+        opt.zero_grad()
+        opt.step()
+    names = {e.name for e in prof.events()}
+    assert {"Optimizer.step#AnalogOptimizer.step",
+            "Optimizer.zero_grad#AnalogOptimizer.zero_grad"} <= names
+
+    backward_with(layer, x, g)
+    opt.zero_grad(set_to_none=False)
+    assert torch.equal(layer.bias.grad, torch.zeros_like(layer.bias)) and not layer._rows
+    assert type(opt).step.hooked                           # torch leaves it unwrapped
 
 
 def test_bad_optimizer_arguments():
