@@ -371,10 +371,13 @@ def test_compiled_first_read_is_the_torch_read_bit_for_bit(dtype, monkeypatch):
     IOConfig switch (noise and bound management, saturation test, DAC and ADC bits, input,
     weight and output noise, non-unit DAC range, a bound that saturates often), both
     directions, batches of 1 and 5 with an all-zero row: equal bit for bit, re-reads of the
-    saturated samples included (asserted to happen); a NaN input takes the torch path."""
+    saturated samples included (asserted to happen); a NaN input takes the torch path. Half the
+    fast reads keep their scratch arrays in one dict over the whole grid (as a tile does): no
+    read's output is touched by a later read's."""
     torch_read = fast_periphery.supports
     g = gen(5)
     reads = bound_managed = 0
+    kept, outputs = {}, []
     grid = [(nm, bm, sat, bits, noises, bounds)
             for nm in ("abs_max", "none") for bm in ("iterative", "none")
             for sat in ("above", "full_scale") for bits in ((7, 9), (0, 0), (8, 6))
@@ -391,14 +394,18 @@ def test_compiled_first_read_is_the_torch_read_bit_for_bit(dtype, monkeypatch):
             for direction in ("forward", "backward"):
                 seed = int(torch.randint(0, 2**31, (1,), generator=g))
                 sizes = _count_read_rows(monkeypatch)
-                fast = analog_mvm(x, w, io, gen(seed), direction)
+                fast = analog_mvm(x, w, io, gen(seed), direction,
+                                  kept if (reads + batch) % 2 else None)
                 bound_managed += len(sizes) > 1
                 monkeypatch.setattr(fast_periphery, "supports", lambda *a: False)
                 slow = analog_mvm(x, w, io, gen(seed), direction)
                 monkeypatch.setattr(fast_periphery, "supports", torch_read)
                 assert fast.dtype == dtype and torch.equal(fast, slow), (io, batch, direction)
+                outputs.append((fast, slow))
                 reads += 1
     assert reads == len(grid) * 4 and bound_managed >= 20
+    assert [key[1:] for key in kept] == [(30, 20)]   # one set, remade as the batch changes
+    assert all(torch.equal(fast, slow) for fast, slow in outputs)
     x = torch.randn(3, 30, generator=g, dtype=dtype)
     x[2, 4] = float("nan")
     io = IOConfig()

@@ -8,7 +8,8 @@ the two things torch keeps doing, the matrix product and the draws:
 1. ``pre_kernel``: stage 1 (s_b = max_j |x_bj| / b_in, 1 in place of 0, the all-zero rows
    marked) and stages 2–3 (x / s, the DAC's rounding and clipping);
 2. torch: the input noise (σ_in > 0), x̂ Wᵀ, the weight noise (σ_w > 0) and the output noise
-   ξ, drawn from the tile's generator in the order and shapes of the torch path;
+   ξ, drawn from the tile's generator in the order and shapes of the torch path (ξ into a
+   scratch array that a tile keeps between reads, with ``normal_``: ``torch.randn``'s numbers);
 3. ``post_kernel``: stage 6 (ỹ + σ_out ξ), the ADC's rounding, the per-sample saturation
    flags, its clipping and stage 8 (times s_b, 0 for an all-zero row).
 
@@ -55,28 +56,51 @@ def read_constants(io, dtype: torch.dtype) -> tuple:
     return managed, pre, post, io.inp_noise == 0.0 and io.w_noise == 0.0
 
 
-def first_read(x: Tensor, wt: Tensor, io, plan, generator: torch.Generator, zero_rows: bool):
+def first_read(x: Tensor, wt: Tensor, io, plan, generator: torch.Generator, zero_rows: bool,
+               kept: dict | None = None):
     """(y, s, saturated) of the first read of x through ``io`` (``plan``: its
     :func:`~analogsgd.crossbar.periphery._plan`): y the de-normalised read (B, out), saturated
     the per-sample flags (B,) or None when no sample saturated or bound management is off, and
     s, for bound management's re-reads, the noise-management scales (B, 1) (1.0 for 'none'), or
     None when saturated is None (nothing re-reads); ``zero_rows``: an all-zero row reads exactly
     0 (under noise management; without it s_b = 1 and such a row reads its noise). None, having
-    drawn nothing, when x is not finite (the torch path then runs)."""
+    drawn nothing, when x is not finite (the torch path then runs). ``kept``: a dict (the
+    tile's kernel cache) that keeps the read's scratch arrays between reads (:func:`scratch`)."""
     batch = x.shape[0]
     managed, pre, post, plain = read_constants(io, x.dtype)
-    xs = torch.empty_like(x)
-    s = np.empty(batch, dtype=xs.numpy().dtype)
-    zero, flags = np.empty((2, batch), dtype=np.bool_)  # both written for every sample
-    if not _pre_kernel(fused._np(x), xs.numpy(), s, zero, *pre):
+    xs, xs_np, s, zero, flags, noise, noise_np = scratch(kept, x, wt.shape[-1])
+    if not _pre_kernel(fused._np(x), xs_np, s, zero, *pre):
         return None
     y = xs @ wt if plain else periphery.analog_product(xs, wt, io, generator)
-    noise = periphery._randn(y.shape, y, generator) if post[0] else y
-    any_saturated = _post_kernel(y.numpy(), noise.numpy(), *post, s, zero_rows and managed,
-                                 zero, flags)
+    if post[0]:  # periphery._randn's numbers (torch.randn fills a tensor with normal_)
+        noise.normal_(generator=generator)
+    any_saturated = _post_kernel(y.numpy(), noise_np, *post, s, zero_rows and managed, zero,
+                                 flags)
     if not (plan.iterative and any_saturated):
         return y, None, None
-    return y, (torch.from_numpy(s).reshape(batch, 1) if managed else 1.0), torch.from_numpy(flags)
+    return (y, (torch.from_numpy(s.copy()).reshape(batch, 1) if managed else 1.0),
+            torch.from_numpy(flags.copy()))
+
+
+def scratch(kept: dict | None, x: Tensor, out_size: int) -> tuple:
+    """(x̂, its numpy view, s, zero flags, saturation flags, output noise ξ, its numpy view): the
+    scratch arrays of a read of x (B, in) into out_size outputs, none of which outlives the read
+    (y is new every time). Kept in ``kept`` under the read's widths, one set for each of a
+    tile's read directions, replaced when the batch or float type changes; made outside
+    inference mode, so that one made inside it can still be written outside."""
+    key = ("read scratch", x.shape[-1], out_size)
+    found = None if kept is None else kept.get(key)
+    if found is None or found[0].shape != x.shape or found[0].dtype != x.dtype:
+        batch = x.shape[0]
+        with torch.inference_mode(False):
+            xs = torch.empty(x.shape, dtype=x.dtype)
+            noise = torch.empty((batch, out_size), dtype=x.dtype)
+        zero, flags = np.empty((2, batch), dtype=np.bool_)  # both written for every sample
+        found = (xs, xs.numpy(), np.empty(batch, dtype=xs.numpy().dtype), zero, flags, noise,
+                 noise.numpy())
+        if kept is not None:
+            kept[key] = found
+    return found
 
 
 if fused.NUMBA_AVAILABLE:

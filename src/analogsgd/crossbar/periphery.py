@@ -335,7 +335,7 @@ DIRECTIONS = ("forward", "backward")
 
 
 def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, generator: torch.Generator,
-               direction: str = "forward") -> Tensor:
+               direction: str = "forward", kept: dict | None = None) -> Tensor:
     """y = x wᵀ read through the periphery ``io`` (stages 1–8 and iterative bound management
     of the module docstring); x (..., B, in), w (..., out, in), leading dims broadcast.
 
@@ -354,13 +354,13 @@ def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, generator: torch.Generator,
         return x @ wt
     if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad):
         with torch.no_grad():  # quantised: no gradient to record; temporaries change in place
-            return analog_mvm(x, w, io, generator, direction)
+            return analog_mvm(x, w, io, generator, direction, kept)
     if x.dim() == 1:  # one sample without a batch dimension
-        return analog_mvm(x.unsqueeze(0), w, io, generator, direction).squeeze(-2)
+        return analog_mvm(x.unsqueeze(0), w, io, generator, direction, kept).squeeze(-2)
     # the all-zero rows read exactly 0 (s_b = 0), but forward with σ_in > 0 keep their noisy
     # read at s_b = 1
     zero_rows = not (direction == "forward" and io.inp_noise > 0.0)
-    first = (fast_periphery.first_read(x, wt, io, _plan(io), generator, zero_rows)
+    first = (fast_periphery.first_read(x, wt, io, _plan(io), generator, zero_rows, kept)
              if fast_periphery.supports(x, w) else None)
     if first is not None:
         y, s, saturated = first

@@ -211,13 +211,14 @@ class AnalogTile:
     def forward(self, x: Tensor) -> Tensor:
         """y = x Wᵀ read through the forward periphery (:mod:`~analogsgd.crossbar.periphery`)."""
         _check_width("AnalogTile.forward.x", x, self.shape[-1], "in_size")
-        return analog_mvm(x, self._read(), self.config.periphery.forward, self.generator)
+        return analog_mvm(x, self._read(), self.config.periphery.forward, self.generator,
+                          kept=self._fused_cache)
 
     def backward(self, d: Tensor) -> Tensor:
         """z = d W read through the backward periphery (the same read with Wᵀ)."""
         _check_width("AnalogTile.backward.d", d, self.shape[-2], "out_size")
         return analog_mvm(d, self._read().transpose(-1, -2), self.config.periphery.backward,
-                          self.generator, direction="backward")
+                          self.generator, direction="backward", kept=self._fused_cache)
 
     # -- writing -------------------------------------------------------------------------------
     def update(self, x: Tensor, d: Tensor, lr: float | Tensor) -> None:
