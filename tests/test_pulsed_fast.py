@@ -11,7 +11,14 @@ import pytest
 import torch
 
 from analogsgd.config import Interval, param
-from analogsgd.crossbar import AnalogTile, TileConfig, UpdateConfig, fast_probabilities, fused
+from analogsgd.crossbar import (
+    AnalogTile,
+    TileConfig,
+    UpdateConfig,
+    fast_probabilities,
+    fused,
+    trains,
+)
 from analogsgd.crossbar import sparse as fused_sparse
 from analogsgd.crossbar.pulse_trains import (
     PIECES,
@@ -245,6 +252,33 @@ def test_restored_tile_continues_identically():
         a.update(x, d, 0.1)
         b.update(x, d, 0.1)
         assert torch.equal(a.conductance, b.conductance)
+
+
+@needs_numba
+@pytest.mark.parametrize("counting", ["moments", "bit_trains"])
+def test_each_compiled_update_takes_the_keys_its_generator_gives(counting):
+    """The tile draws each update's two keys into one kept array, which its cached argument list
+    holds: three updates in a row are update_sparse / update_trains called with the two int64
+    numbers a copy of the tile's generator gives at each update (not the first update's again)."""
+    cfg = TileConfig(device=SoftBounds(), variation=VARIATION,
+                     update=UpdateConfig(kernel="sparse", counting=counting))
+    tile = AnalogTile((12, 20), cfg, torch.Generator().manual_seed(4), dtype=torch.float32)
+    twin = torch.Generator()
+    twin.set_state(tile.generator.get_state())
+    w = tile.conductance.clone()
+    update = fused_sparse.update_sparse if counting == "moments" else trains.update_trains
+    seen = []
+    for step in range(3):
+        x, d = _inputs(1, 12, 20, seed=20 + step, dtype=torch.float32)
+        tile.update(x, d, 0.1)
+        assert tile.last_update_path == NUMBA_PATHS["sparse" if counting == "moments" else "trains"]
+        keys = torch.empty(2, dtype=torch.int64).random_(generator=twin).tolist()
+        seen.append(tuple(keys))
+        ucfg = tile.config.update
+        assert update(w, x, d, 0.1, tile.devices.device.granularity, ucfg.desired_bl,
+                      ucfg.um_grad_scale, tile.devices, keys)
+        assert torch.equal(tile.conductance, w), step
+    assert len(set(seen)) == 3
 
 
 # -- the count draw on Poisson–binomial counts of mixed trial probabilities ---------------------

@@ -130,8 +130,8 @@ if fused.NUMBA_AVAILABLE:
     def transfer_kernel(w_src, column, noise, y, x, managed, inp_bound, inp_step, bound,
                         quantised_in, divide, one, noisy, sigma, quantised_out, out_step, bounded,
                         out_bound, full_scale, scaled, lr, dw_min, desired_bl, g, bit_trains, w,
-                        dev_rows, dev_t, c2c, l_max, key, key_noise, family, clip, cst,
-                        vector_above, all_above):
+                        dev_rows, dev_t, c2c, l_max, keys, family, clip, cst, vector_above,
+                        all_above):
         # the read of column ``column`` (fast_periphery's stages 1–3 on the one-hot input's
         # entry 1, the product, stages 6–8; y (1, out) ends as −read), then the write with
         # x (1, in) = e_column (x: zeros, set here and cleared after), d = y; returns whether
@@ -155,12 +155,12 @@ if fused.NUMBA_AVAILABLE:
         d3 = y.reshape(1, 1, y.shape[1])
         if bit_trains:
             finite, _ = fused_trains_kernel(x3, d3, lr, dw_min, desired_bl, g, one, w, dev_rows,
-                                            dev_t, c2c, l_max, key, key_noise, family, clip,
-                                            cst, vector_above, all_above)
+                                            dev_t, c2c, l_max, keys, family, clip, cst,
+                                            vector_above, all_above)
         else:
             finite, _ = fused_kernel(x3, d3, lr, dw_min, desired_bl, g, one, w, dev_rows, dev_t,
-                                     c2c, l_max, key, key_noise, family, clip, cst,
-                                     vector_above, all_above)
+                                     c2c, l_max, keys, family, clip, cst, vector_above,
+                                     all_above)
         x[0, column] = one - one
         return finite
 

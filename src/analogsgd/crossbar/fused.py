@@ -168,14 +168,6 @@ def draw_key(generator: torch.Generator) -> int:
     return int(torch.empty(1, dtype=torch.int64).random_(generator=generator).item())
 
 
-def draw_keys(generator: torch.Generator, n: int, out: Tensor | None = None) -> list[int]:
-    """n keys in one draw: the numbers of n calls of :func:`draw_key`, in order (``out``: an
-    int64 CPU tensor of n elements to draw them into, saving an allocation)."""
-    if out is None:
-        out = torch.empty(n, dtype=torch.int64)
-    return out.random_(generator=generator).tolist()
-
-
 # -- per-device constants, cached per tile -----------------------------------------------------
 def device_constants(devices: DeviceArray, dtype: torch.dtype, cache: dict | None = None) -> Tensor:
     """Per-element (a₊, a₋, L₊, L₋, τ_min, τ_max) stacked as (6, n), L± = −log(1 − a±).

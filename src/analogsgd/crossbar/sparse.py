@@ -101,44 +101,54 @@ def expected_work(p: Tensor, q: Tensor, bl: Tensor) -> float:
     return float(candidates + passes)
 
 
-def _arguments(w: Tensor, devices: DeviceArray, keys: tuple[int, int], cache: dict | None):
+def _arguments(w: Tensor, devices: DeviceArray, keys: np.ndarray, cache: dict | None):
     """(w as a contiguous tensor updated in place, its flat numpy view, the kernel's arguments
-    after the batch). What depends only on the tile's arrays is cached beside the device
-    constants it comes from (and the conductance tensor whose view it holds): at batch 1 the
-    Python around the kernel costs more than the kernel."""
+    after the batch). ``keys``: the update's two keys as a uint64 array (:func:`key_array`),
+    passed to the kernel as that array. What depends only on the tile's arrays and the keys'
+    array object is cached beside the device constants it comes from (and the conductance
+    tensor whose view it holds): a tile draws its keys into one kept array, so at batch 1,
+    where the Python around the kernel costs more than the kernel, an update looks up the whole
+    argument list."""
     consts = fused.device_constants(devices, w.dtype, cache)
     known = None if cache is None else cache.get("arguments")
-    if known is not None and known[0] is consts and known[1] is w:
-        out, view, head, tail = known[2]
-    else:
-        out = w.detach()
-        if not out.is_contiguous():
-            out = out.contiguous()
-        in_size = w.shape[-1]
-        head = (_layout(consts, "rows", in_size, cache), _layout(consts, "elements", in_size, cache),
-                float(devices.dw_min_c2c), float(consts[2:4].max()) if consts.numel() else 0.0)
-        tail = (fused.kernel_form(devices.device), bool(devices.device.hard_bounds),
-                fused._CONSTANTS[w.dtype])
-        view = fused._np(out).reshape(-1)
-        if cache is not None and w.is_contiguous():   # (a copy is no view of w to keep)
-            cache["arguments"] = (consts, w, (out, view, head, tail))
+    if known is not None and known[0] is consts and known[1] is w and known[2] is keys:
+        return known[3]
+    out = w.detach()
+    if not out.is_contiguous():
+        out = out.contiguous()
     in_size = w.shape[-1]
-    return out, view, head + (np.uint64(keys[0]), np.uint64(keys[1])) + tail + (
-        float(VECTOR_ABOVE * in_size), float(COMPOSE_ALL_ABOVE * in_size))
+    args = (_layout(consts, "rows", in_size, cache), _layout(consts, "elements", in_size, cache),
+            float(devices.dw_min_c2c), float(consts[2:4].max()) if consts.numel() else 0.0,
+            keys, fused.kernel_form(devices.device), bool(devices.device.hard_bounds),
+            fused._CONSTANTS[w.dtype], float(VECTOR_ABOVE * in_size),
+            float(COMPOSE_ALL_ABOVE * in_size))
+    found = (out, fused._np(out).reshape(-1), args)
+    if cache is not None and w.is_contiguous():   # (a copy is no view of w to keep)
+        cache["arguments"] = (consts, w, keys, found)
+    return found
+
+
+def key_array(keys) -> np.ndarray:
+    """The kernels' form of an update's two keys (pulses, c2c noise): a uint64 array of 2 (one
+    given as such is passed on as it is)."""
+    if isinstance(keys, np.ndarray) and keys.dtype == np.uint64 and keys.shape == (2,):
+        return keys
+    return np.array([int(k) for k in keys], dtype=np.uint64)
 
 
 def apply_sparse(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,
-                 devices: DeviceArray, keys: tuple[int, int], cache: dict | None = None,
+                 devices: DeviceArray, keys, cache: dict | None = None,
                  kernel=None) -> Tensor:
     """w' after the coincidences of one batch (x, d with their probabilities p, q and BL);
-    ``keys``: (pulses, c2c noise). Shapes: w (..., out, in); x, p (..., B, in); d, q (..., B,
-    out); bl (..., B, 1); leading (replica) dimensions broadcast to w's.
+    ``keys``: (pulses, c2c noise), a pair or :func:`key_array`'s form. Shapes: w (..., out,
+    in); x, p (..., B, in); d, q (..., B, out); bl (..., B, 1); leading (replica) dimensions
+    broadcast to w's.
 
     A contiguous ``w`` is updated in place (its version counter advanced, as a torch in-place
     operation does) and returned: a copy would cost more than the update at batch 1.
     ``kernel``: another compiled kernel of the same arguments in place of the sparse one (the
     bit-train kernel of :func:`~analogsgd.crossbar.trains.apply_trains`)."""
-    out, view, args = _arguments(w, devices, keys, cache)
+    out, view, args = _arguments(w, devices, key_array(keys), cache)
     out_size, in_size = w.shape[-2], w.shape[-1]
     batch = x.shape[-2]
     rows = batch_rows(w)
@@ -172,14 +182,14 @@ def fuses(w: Tensor, x: Tensor, d: Tensor) -> bool:
 
 
 def update_sparse(w: Tensor, x: Tensor, d: Tensor, lr: float, dw_min: float, desired_bl: int,
-                  um_grad_scale: float, devices: DeviceArray, keys: tuple[int, int],
+                  um_grad_scale: float, devices: DeviceArray, keys,
                   cache: dict | None = None, kernel=None) -> bool:
     """The probabilities of :func:`~analogsgd.crossbar.fast_probabilities.probabilities` and
     :func:`apply_sparse` in one compiled call, ``w`` updated in place; False (``w`` untouched)
     when x or d is not finite. Requires :func:`fuses` (x, d, w). ``kernel``: another compiled
     kernel of the same arguments in place of the sparse one (the bit-train kernel of
     :func:`~analogsgd.crossbar.trains.update_trains`)."""
-    out, view, args = _arguments(w, devices, keys, cache)
+    out, view, args = _arguments(w, devices, key_array(keys), cache)
     in_size, out_size, batch = w.shape[-1], w.shape[-2], x.shape[-2]
     cast = fast_probabilities.cast_to(w.dtype)
     finite, _ = (kernel or _fused_kernel)(fused._np(x).reshape(-1, batch, in_size),
@@ -436,13 +446,14 @@ if fused.NUMBA_AVAILABLE:
         return n
 
     @njit
-    def sparse_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, key, key_noise, family,
-                      clip, cst, vector_above, all_above):
+    def sparse_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, keys, family, clip, cst,
+                      vector_above, all_above):
         # w (R·out·in,); p, x (R, B, in); q, d (R, B, out); bl (R, B); the device constants as
         # dev_rows (R·out, 6, in) for whole rows and dev_t (R·out·in, 6) for single elements.
         # Returns the sum of the warmed elements (so that their loads are kept)
         replicas, batch, in_size = p.shape
         out_size = q.shape[2]
+        key, key_noise = keys[0], keys[1]
         k = unpack(cst)
         c2c = as_like(c2c, k[1])
         cols = np.empty((batch, in_size), dtype=np.int64)
@@ -486,15 +497,15 @@ if fused.NUMBA_AVAILABLE:
         return warm
 
     @njit
-    def fused_kernel(x, d, lr, dw_min, desired_bl, g, one, w, dev_rows, dev_t, c2c, l_max, key,
-                     key_noise, family, clip, cst, vector_above, all_above):
+    def fused_kernel(x, d, lr, dw_min, desired_bl, g, one, w, dev_rows, dev_t, c2c, l_max, keys,
+                     family, clip, cst, vector_above, all_above):
         # fast_probabilities' pass, then (if x and d are finite) the sparse kernel; returns
         # (finite, the kernel's warm-up sum)
         finite, p, q, bl = batch_probabilities(x, d, lr, dw_min, desired_bl, g, one)
         warm = 0.0
         if finite:
-            warm = sparse_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, key, key_noise,
-                                 family, clip, cst, vector_above, all_above)
+            warm = sparse_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, keys, family,
+                                 clip, cst, vector_above, all_above)
         return finite, warm
 
     _sparse_kernel, _fused_kernel = sparse_kernel, fused_kernel

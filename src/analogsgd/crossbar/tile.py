@@ -21,6 +21,7 @@ import operator
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -365,12 +366,16 @@ class AnalogTile:
                       self._fused_cache):
             _check_finite("AnalogTile.update", x=x, d=d)
 
-    def _sparse_keys(self) -> list[int]:
-        # the numbers of two draw_key calls, drawn into a buffer kept with the kernels' cache
-        buf = self._fused_cache.get("keys")
-        if buf is None:
-            buf = self._fused_cache["keys"] = torch.empty(2, dtype=torch.int64)
-        return fused.draw_keys(self.generator, 2, buf)
+    def _sparse_keys(self) -> np.ndarray:
+        """The two keys of a compiled update (the numbers of two ``fused.draw_key`` calls),
+        drawn into an int64 buffer kept with the kernels' cache; returned as its uint64 view,
+        the kernels' argument (always the same array, so the argument list stays cached)."""
+        kept = self._fused_cache.get("keys")
+        if kept is None:
+            buf = torch.empty(2, dtype=torch.int64)
+            kept = self._fused_cache["keys"] = (buf, buf.numpy().view(np.uint64))
+        kept[0].random_(generator=self.generator)
+        return kept[1]
 
     def _check_update(self, x: Tensor, d: Tensor, lr: float | Tensor, values: bool = True) -> None:
         out_size, in_size = self.shape[-2:]

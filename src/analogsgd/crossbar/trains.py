@@ -39,7 +39,7 @@ from . import fused, sparse
 
 
 def apply_trains(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tensor,
-                 devices: DeviceArray, keys: tuple[int, int], cache: dict | None = None) -> Tensor:
+                 devices: DeviceArray, keys, cache: dict | None = None) -> Tensor:
     """w' after the coincidences of one batch's bit trains (x, d with their probabilities p, q
     and BL); ``keys``: (trains, c2c noise). Shapes and in-place update as for
     :func:`~analogsgd.crossbar.sparse.apply_sparse`, which runs this kernel."""
@@ -47,7 +47,7 @@ def apply_trains(w: Tensor, x: Tensor, d: Tensor, p: Tensor, q: Tensor, bl: Tens
 
 
 def update_trains(w: Tensor, x: Tensor, d: Tensor, lr: float, dw_min: float, desired_bl: int,
-                  um_grad_scale: float, devices: DeviceArray, keys: tuple[int, int],
+                  um_grad_scale: float, devices: DeviceArray, keys,
                   cache: dict | None = None) -> bool:
     """The probabilities of :func:`~analogsgd.crossbar.fast_probabilities.probabilities` and
     :func:`apply_trains` in one compiled call, ``w`` updated in place; False (``w`` untouched)
@@ -107,8 +107,8 @@ if fused.NUMBA_AVAILABLE:
         return n
 
     @njit
-    def trains_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, key, key_noise, family,
-                      clip, cst, vector_above, all_above):
+    def trains_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, keys, family, clip, cst,
+                      vector_above, all_above):
         # w (R·out·in,); p, x (R, B, in); q, d (R, B, out); bl (R, B). Per replica: the column
         # trains of every (sample, slot) listed first, then row by row the row's bits, its
         # coincidences into one row of counts (the touched columns listed as they are first
@@ -116,6 +116,7 @@ if fused.NUMBA_AVAILABLE:
         # loads are kept). (vector_above: unused, the arguments are sparse.py's.)
         replicas, batch, in_size = p.shape
         out_size = q.shape[2]
+        key, key_noise = keys[0], keys[1]
         k = unpack(cst)
         c2c_k = as_like(c2c, k[1])
         slots_max = 0
@@ -178,14 +179,14 @@ if fused.NUMBA_AVAILABLE:
 
     @njit
     def fused_trains_kernel(x, d, lr, dw_min, desired_bl, g, one, w, dev_rows, dev_t, c2c, l_max,
-                            key, key_noise, family, clip, cst, vector_above, all_above):
+                            keys, family, clip, cst, vector_above, all_above):
         # fast_probabilities' pass, then (if x and d are finite) the bit-train kernel; returns
         # (finite, the kernel's warm-up sum)
         finite, p, q, bl = batch_probabilities(x, d, lr, dw_min, desired_bl, g, one)
         warm = 0.0
         if finite:
-            warm = trains_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, key, key_noise,
-                                 family, clip, cst, vector_above, all_above)
+            warm = trains_kernel(w, p, x, q, d, bl, dev_rows, dev_t, c2c, l_max, keys, family,
+                                 clip, cst, vector_above, all_above)
         return finite, warm
 
     _trains_kernel, _fused_trains_kernel = trains_kernel, fused_trains_kernel
