@@ -23,6 +23,7 @@ numba, takes the torch path.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
@@ -86,13 +87,13 @@ def scratch(kept: dict | None, x: Tensor, out_size: int) -> tuple:
     """(x̂, its numpy view, s, zero flags, saturation flags, output noise ξ, its numpy view): the
     scratch arrays of a read of x (B, in) into out_size outputs, none of which outlives the read
     (y is new every time). Kept in ``kept`` under the read's widths, one set for each of a
-    tile's read directions, replaced when the batch or float type changes; made outside
-    inference mode, so that one made inside it can still be written outside."""
+    tile's read directions, replaced when the batch or float type changes; kept ones made
+    outside inference mode, so that one made inside it can still be written outside."""
     key = ("read scratch", x.shape[-1], out_size)
     found = None if kept is None else kept.get(key)
     if found is None or found[0].shape != x.shape or found[0].dtype != x.dtype:
         batch = x.shape[0]
-        with torch.inference_mode(False):
+        with torch.inference_mode(False) if kept is not None else contextlib.nullcontext():
             xs = torch.empty(x.shape, dtype=x.dtype)
             noise = torch.empty((batch, out_size), dtype=x.dtype)
         zero, flags = np.empty((2, batch), dtype=np.bool_)  # both written for every sample
